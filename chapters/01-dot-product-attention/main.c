@@ -1,0 +1,208 @@
+/*
+ * main.c - chapter 1's program, build/bin/ch01.
+ *
+ * With no arguments: attention over the sentence "the cat sat on the mat",
+ * with small embeddings picked by hand so every number can be followed.
+ * With --query/--key/--value: dot-product attention on .npy files, for
+ * checking against NumPy or PyTorch.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "attention.h"
+#include "cli.h"
+#include "npy.h"
+#include "ops.h"
+#include "plot.h"
+#include "report.h"
+
+static const char *const USAGE =
+    "usage: ch01 [options]\n"
+    "Chapter 1: dot-product attention, weights = softmax(Q K^T), output = weights V.\n"
+    "With no file options, runs the demo on \"the cat sat on the mat\".\n"
+    "\n"
+    "  --query Q.npy      queries (L, D)\n"
+    "  --key K.npy        keys (S, D)\n"
+    "  --value V.npy      values (S, Dv)\n"
+    "  --output O.npy     write the output (L, Dv)\n"
+    "  --attn A.npy       write the attention weights (L, S)\n"
+    "  (with files, figures are drawn only when --plot is given)\n";
+
+/* ------------------------------------------------------------ the demo */
+
+enum { TOKENS = 6, FEATURES = 4 };
+static const char *const SENTENCE[TOKENS] = {"the", "cat", "sat", "on", "the", "mat"};
+static const char *const FEATURE_NAMES[FEATURES] = {"animal", "object", "action", "grammar"};
+
+/* One row per token; the columns are the four made-up features above. */
+static const float EMBEDDINGS[TOKENS * FEATURES] = {
+    /* animal object action grammar */
+    0.0f, 0.0f, 0.0f, 1.0f,   /* the */
+    2.0f, 0.0f, 0.5f, 0.0f,   /* cat */
+    0.5f, 0.0f, 2.0f, 0.0f,   /* sat */
+    0.0f, 0.5f, 0.5f, 1.0f,   /* on  */
+    0.0f, 0.0f, 0.0f, 1.0f,   /* the */
+    0.0f, 2.0f, 0.0f, 0.0f,   /* mat */
+};
+
+/* mat_print, then a blank line. */
+static void show(const char *title, Mat m, const char *const *rows, const char *const *cols,
+                 int decimals)
+{
+    mat_print(stdout, title, m, rows, cols, decimals);
+    putchar('\n');
+}
+
+static void run_demo(const CommonOpts *opts)
+{
+    printf("Chapter 1: dot-product attention\n\n");
+    printf("The sentence \"the cat sat on the mat\": L = S = %d tokens, each a vector of\n"
+           "D = %d hand-picked features. Queries, keys and values are all the same\n"
+           "embeddings X: Q = K = V = X (learned projections come in chapter 4).\n\n",
+           TOKENS, FEATURES);
+
+    Mat x = mat_from(TOKENS, FEATURES, EMBEDDINGS);     /* (L, D) */
+    Mat scores = mat_new(TOKENS, TOKENS);               /* (L, S) */
+    Mat weights = mat_new(TOKENS, TOKENS);              /* (L, S) */
+    Mat output = mat_new(TOKENS, FEATURES);             /* (L, Dv) */
+
+    show("X, the embeddings (rows: tokens, cols: features)", x, SENTENCE, FEATURE_NAMES, 2);
+
+    attention_scores(scores, x, x);
+    show("scores = Q K^T (rows: queries, cols: keys)", scores, SENTENCE, SENTENCE, 2);
+
+    attention_forward(output, weights, x, x, x);
+    show("weights = softmax(scores), row by row", weights, SENTENCE, SENTENCE, 3);
+    show("output = weights V (each row a weighted average of V's rows)", output, SENTENCE,
+         FEATURE_NAMES, 3);
+
+    float worst = 0.0f;
+    for (int i = 0; i < TOKENS; i++) {
+        float sum = 0.0f;
+        for (int j = 0; j < TOKENS; j++) sum += MAT_AT(weights, i, j);
+        if (fabsf(sum - 1.0f) > worst) worst = fabsf(sum - 1.0f);
+    }
+    printf("Every row of weights sums to 1 (largest |sum - 1| = %.1e).\n", worst);
+    printf("The two \"the\" rows are identical: same embedding, same weights.\n"
+           "\"cat\", \"sat\" and \"mat\" attend mostly to themselves (a long vector has\n"
+           "its largest dot product with itself); \"the\" spreads its weight over the\n"
+           "grammar words the, on, the. Chapter 4's projections let a word look elsewhere.\n");
+
+    Error err;
+    if (plot_heatmap(&opts->plot, "weights", "Dot-product attention weights, softmax(Q K^T)",
+                     weights, SENTENCE, SENTENCE, "key", "query", &err) != 0)
+        data_error_from(&err);
+    if (opts->plot.format == PLOT_PNG || opts->plot.format == PLOT_SVG)
+        printf("\nFigure: %s/weights.%s (with weights.dat and weights.gp beside it)\n",
+               opts->plot.outdir, opts->plot.format == PLOT_PNG ? "png" : "svg");
+
+    mat_free(&x);
+    mat_free(&scores);
+    mat_free(&weights);
+    mat_free(&output);
+}
+
+/* ------------------------------------------------------- with .npy files */
+
+typedef struct {
+    const char *query, *key, *value;   /* input files */
+    const char *output, *attn;         /* output files, may be NULL */
+    int plot_given;                    /* 1 if --plot was on the command line */
+} Files;
+
+static Mat load_finite(const char *path, const char *option)
+{
+    Mat m;
+    Error err;
+    if (npy_load_mat(path, option, &m, &err) != 0) data_error_from(&err);
+    int i, j;
+    if (!mat_all_finite(m, &i, &j))
+        data_error("%s: %s holds %g at (%d, %d); inputs must be finite", path, option,
+                   (double)MAT_AT(m, i, j), i, j);
+    return m;
+}
+
+static void run_files(const Files *f, const CommonOpts *opts)
+{
+    Mat q = load_finite(f->query, "--query");   /* (L, D) */
+    Mat k = load_finite(f->key, "--key");       /* (S, D) */
+    Mat v = load_finite(f->value, "--value");   /* (S, Dv) */
+    if (q.cols != k.cols)
+        data_error("%s and %s: query width %d and key width %d differ (Q is (L, D), K is (S, D))",
+                   f->query, f->key, q.cols, k.cols);
+    if (k.rows != v.rows)
+        data_error("%s and %s: %d keys but %d values (K is (S, D), V is (S, Dv))", f->key,
+                   f->value, k.rows, v.rows);
+
+    Mat weights = mat_new(q.rows, k.rows);   /* (L, S) */
+    Mat output = mat_new(q.rows, v.cols);    /* (L, Dv) */
+    attention_forward(output, weights, q, k, v);
+
+    Error err;
+    if (f->output && npy_save_mat(f->output, output, &err) != 0) data_error_from(&err);
+    if (f->attn && npy_save_mat(f->attn, weights, &err) != 0) data_error_from(&err);
+    printf("attention: Q (%d, %d), K (%d, %d), V (%d, %d) -> output (%d, %d), weights (%d, %d)\n",
+           q.rows, q.cols, k.rows, k.cols, v.rows, v.cols, output.rows, output.cols,
+           weights.rows, weights.cols);
+    if (f->plot_given &&
+        plot_heatmap(&opts->plot, "weights", "Attention weights", weights, NULL, NULL, "key",
+                     "query", &err) != 0)
+        data_error_from(&err);
+
+    mat_free(&q);
+    mat_free(&k);
+    mat_free(&v);
+    mat_free(&weights);
+    mat_free(&output);
+}
+
+int main(int argc, char **argv)
+{
+    cli_init("ch01");
+    CommonOpts opts;
+    common_opts_init(&opts, "out/ch01");
+    Files f = {0};
+
+    enum { OPT_QUERY = 1, OPT_KEY, OPT_VALUE, OPT_OUTPUT, OPT_ATTN };
+    static const struct option longopts[] = {
+        {"query", required_argument, NULL, OPT_QUERY},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"value", required_argument, NULL, OPT_VALUE},
+        {"output", required_argument, NULL, OPT_OUTPUT},
+        {"attn", required_argument, NULL, OPT_ATTN},
+        COMMON_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_QUERY: f.query = optarg; break;
+        case OPT_KEY: f.key = optarg; break;
+        case OPT_VALUE: f.value = optarg; break;
+        case OPT_OUTPUT: f.output = optarg; break;
+        case OPT_ATTN: f.attn = optarg; break;
+        case OPT_HELP: printf("%s%s", USAGE, COMMON_HELP); return 0;
+        case OPT_PLOT: f.plot_given = 1; common_opts_handle(&opts, c, optarg); break;
+        default:
+            if (!common_opts_handle(&opts, c, optarg)) cli_bad_option(c, argc, argv);
+        }
+    }
+    if (optind < argc) usage_error("%s: unexpected argument (try --help)", argv[optind]);
+
+    int given = (f.query != NULL) + (f.key != NULL) + (f.value != NULL);
+    if (given == 0 && (f.output || f.attn))
+        usage_error("--output and --attn need --query, --key and --value");
+    if (given == 0) {
+        run_demo(&opts);
+    } else if (given < 3) {
+        usage_error("%s: --query, --key and --value go together", !f.query ? "--query"
+                                                                  : !f.key ? "--key"
+                                                                           : "--value");
+    } else {
+        run_files(&f, &opts);
+    }
+    return 0;
+}
