@@ -17,6 +17,7 @@ OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 WARN     := -std=c11 -Wall -Wextra -Wpedantic -Werror
 LDLIBS   := -lz -lm
+PYTHON   ?= python3
 
 CHAPTER_DIRS := $(sort $(wildcard chapters/[0-9][0-9]-*))
 COMMON_SRC   := $(wildcard common/*.c)
@@ -84,8 +85,8 @@ sanitize: deps              ## the tests under AddressSanitizer and UndefinedBeh
 	@$(MAKE) --no-print-directory BUILD=build/sanitize CFLAGS="$(SAN)" LDFLAGS="$(SAN)" all build/sanitize/bin/run_tests
 	BIN_DIR=build/sanitize/bin ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/sanitize/bin/run_tests
 
-fixtures:                   ## regenerate tests/fixtures with NumPy (needs python3-numpy)
-	cd tests/fixtures && python3 make_fixtures.py
+fixtures:                   ## regenerate tests/fixtures (python3-numpy, python3-torch; PYTHON=...)
+	cd tests/fixtures && for s in make_*.py; do $(PYTHON) $$s || exit 1; done
 
 clean:                      ## remove build/ (figures in out/ stay)
 	rm -rf $(BUILD)
