@@ -67,7 +67,8 @@ $(TEST_BIN): $(call obj,$(TEST_SRC)) $(LIB)
 deps:                       ## install what is missing (compiler, Check, gnuplot, zlib, ...)
 	@sh .ci/install-deps
 
-tour: deps                  ## the main job: build, run every demo, write figures under out/
+tour:                       ## the main job: build, run every demo, write figures under out/
+	@sh .ci/install-deps build
 	@$(MAKE) --no-print-directory all
 	@for p in $(PROGRAMS); do \
 	    echo; echo "=================== $$p"; \
