@@ -19,7 +19,8 @@ WARN     := -std=c11 -Wall -Wextra -Wpedantic -Werror
 LDLIBS   := -lz -lm
 PYTHON   ?= python3
 
-CHAPTER_DIRS := $(sort $(wildcard chapters/[0-9][0-9]-*))
+# A chapter is a folder chapters/NN-slug/ with a main.c.
+CHAPTER_DIRS := $(sort $(patsubst %/main.c,%,$(wildcard chapters/[0-9][0-9]-*/main.c)))
 COMMON_SRC   := $(wildcard common/*.c)
 CONCEPT_SRC  := $(filter-out %/main.c,$(wildcard $(addsuffix /*.c,$(CHAPTER_DIRS))))
 TEST_SRC     := $(wildcard tests/*.c)

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1122,6 +1123,59 @@ const Tensor *npz_get(const Npz *z, const char *name)
     for (int k = 0; k < z->count; k++)
         if (strcmp(z->names[k], name) == 0) return &z->arrays[k];
     return NULL;
+}
+
+/* The expected shape for a message: -1 shows as "any". */
+static char *expected_shape_str(int ndim, const int64_t *shape, char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    append(buf, cap, &used, "(");
+    for (int k = 0; k < ndim; k++) {
+        if (shape[k] < 0) append(buf, cap, &used, "%sany", k ? ", " : "");
+        else append(buf, cap, &used, "%s%" PRId64, k ? ", " : "", shape[k]);
+    }
+    append(buf, cap, &used, "%s", ndim == 1 ? ",)" : ")");
+    return buf;
+}
+
+const Tensor *npz_get_f32(const Npz *z, const char *path, const char *name, int ndim,
+                          const int64_t *shape, Error *err)
+{
+    const Tensor *t = npz_get(z, name);
+    if (!t) {
+        char names[256];
+        size_t used = 0;
+        names[0] = '\0';
+        for (int k = 0; k < z->count; k++)
+            append(names, sizeof names, &used, "%s%s", k ? ", " : "", z->names[k]);
+        error_set(err, "%s: no array named '%s' (the file holds: %s)", path, name,
+                  z->count ? names : "nothing");
+        return NULL;
+    }
+    if (t->dtype != DT_F32) {
+        error_set(err, "%s: %s must hold real numbers (<f4 or <f8), found %s", path, name,
+                  t->file_dtype);
+        return NULL;
+    }
+    int fits = t->ndim == ndim;
+    for (int k = 0; k < ndim && fits; k++) fits = shape[k] < 0 || t->shape[k] == shape[k];
+    if (!fits) {
+        char want[128], found[128];
+        error_set(err, "%s: %s must have shape %s, found %s", path, name,
+                  expected_shape_str(ndim, shape, want, sizeof want),
+                  tensor_shape_str(t, found, sizeof found));
+        return NULL;
+    }
+    return t;
+}
+
+int64_t tensor_find_nonfinite(const Tensor *t)
+{
+    if (t->dtype != DT_F32) return -1;
+    for (int64_t k = 0; k < t->size; k++)
+        if (!isfinite(t->f[k])) return k;
+    return -1;
 }
 
 /* ============================================================ writing .npz */

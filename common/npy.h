@@ -73,6 +73,18 @@ void npz_free(Npz *z);
 /* The array called `name`, or NULL. */
 const Tensor *npz_get(const Npz *z, const char *name);
 
+/* The array called `name`, checked to hold real numbers of an expected shape
+ * (ndim dimensions; -1 in shape accepts any size there). On failure returns
+ * NULL and err names the file (`path`, for messages), the array and both
+ * shapes: "m.npz: out_proj.weight must have shape (8, 8), found (8, 9)". A
+ * missing array is reported with the names the file does hold. */
+const Tensor *npz_get_f32(const Npz *z, const char *path, const char *name, int ndim,
+                          const int64_t *shape, Error *err);
+
+/* The flat index of the first NaN or infinite entry of t, or -1 if every
+ * entry is finite (always -1 for integer tensors). */
+int64_t tensor_find_nonfinite(const Tensor *t);
+
 /* Writing: collect named arrays (copied), then write them all at once,
  * atomically, as a .npz that numpy.load opens. */
 typedef struct {

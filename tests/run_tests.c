@@ -24,6 +24,10 @@ int main(void)
     srunner_add_suite(sr, plot_suite());
     srunner_add_suite(sr, cli_suite());
     srunner_add_suite(sr, attention_suite());
+    srunner_add_suite(sr, scaled_attention_suite());
+    srunner_add_suite(sr, masking_suite());
+    srunner_add_suite(sr, multihead_suite());
+    srunner_add_suite(sr, positional_suite());
     srunner_add_suite(sr, pages_suite());
 
     srunner_run_all(sr, CK_NORMAL);

@@ -26,5 +26,9 @@ Suite *plot_suite(void);
 Suite *cli_suite(void);
 Suite *attention_suite(void);
 Suite *pages_suite(void);
+Suite *scaled_attention_suite(void);
+Suite *masking_suite(void);
+Suite *multihead_suite(void);
+Suite *positional_suite(void);
 
 #endif

@@ -1,0 +1,39 @@
+/*
+ * scaled_attention.h - chapter 2: scaled dot-product attention,
+ *
+ *   weights = softmax(Q K^T / sqrt(D)),  output = weights V
+ *
+ * One step more than chapter 1: the scores are divided by sqrt(D) before the
+ * softmax, so their spread no longer grows with the width D (the chapter page
+ * shows why, and the demo measures it).
+ *
+ * Sizes as in chapter 1: L queries, S keys/values, D query/key width, Dv value width.
+ *
+ * softmax_sharpness measures how close the weights are to one-hot; the demo
+ * uses it to show what goes wrong without the scaling.
+ */
+#ifndef SCALED_ATTENTION_H
+#define SCALED_ATTENTION_H
+
+#include "mat.h"
+
+/* The factor 1 / sqrt(D) for queries and keys of width D. */
+float attention_scale(int d);
+
+/* weights = softmax(Q K^T / sqrt(D)), output = weights V.
+ *   output: (L, Dv)  weights: (L, S)  q: (L, D)  k: (S, D)  v: (S, Dv) */
+void scaled_attention_forward(Mat output, Mat weights, Mat q, Mat k, Mat v);
+
+/* How peaked the rows of a softmax are, each measure averaged over the rows.
+ * For S keys the two ends are: uniform weights (1/S each) and one-hot. */
+typedef struct {
+    double max_weight;   /* the largest weight of a row: 1/S uniform, 1 one-hot */
+    double entropy;      /* -sum_j w_j ln w_j in nats: ln S uniform, 0 one-hot */
+    double grad_norm;    /* Frobenius norm of the softmax's Jacobian d w / d s,
+                            (S-1)^(1/2) / S uniform, 0 one-hot: no gradient flows */
+} Sharpness;
+
+/* Fills *sharp from the weights (each row a softmax).   weights: (L, S) */
+void softmax_sharpness(Sharpness *sharp, Mat weights);
+
+#endif
