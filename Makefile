@@ -19,8 +19,9 @@ WARN     := -std=c11 -Wall -Wextra -Wpedantic -Werror
 LDLIBS   := -lz -lm
 PYTHON   ?= python3
 
-# A chapter is a folder chapters/NN-slug/ with a main.c.
-CHAPTER_DIRS := $(sort $(patsubst %/main.c,%,$(wildcard chapters/[0-9][0-9]-*/main.c)))
+CHAPTER_DIRS := $(sort $(wildcard chapters/[0-9][0-9]-*))
+# Chapters whose program exists: those with a main.c.
+PROGRAM_DIRS := $(sort $(patsubst %/main.c,%,$(wildcard chapters/[0-9][0-9]-*/main.c)))
 COMMON_SRC   := $(wildcard common/*.c)
 CONCEPT_SRC  := $(filter-out %/main.c,$(wildcard $(addsuffix /*.c,$(CHAPTER_DIRS))))
 TEST_SRC     := $(wildcard tests/*.c)
@@ -32,7 +33,7 @@ CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 obj       = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 chnum     = ch$(firstword $(subst -, ,$(notdir $(1))))
 LIB       := $(BUILD)/libbook.a
-PROGRAMS  := $(foreach d,$(CHAPTER_DIRS),$(BUILD)/bin/$(call chnum,$(d)))
+PROGRAMS  := $(foreach d,$(PROGRAM_DIRS),$(BUILD)/bin/$(call chnum,$(d)))
 TEST_BIN  := $(BUILD)/bin/run_tests
 
 all: $(PROGRAMS)
@@ -55,7 +56,7 @@ $(BUILD)/bin/$(call chnum,$(1)): $(call obj,$(1)/main.c) $(LIB)
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
-$(foreach d,$(CHAPTER_DIRS),$(eval $(call chapter_program,$(d))))
+$(foreach d,$(PROGRAM_DIRS),$(eval $(call chapter_program,$(d))))
 
 $(TEST_BIN): $(call obj,$(TEST_SRC)) $(LIB)
 	@mkdir -p $(@D)
@@ -100,7 +101,7 @@ help:                       ## this list
 	@echo "Targets:"
 	@grep -E '^[a-z]+:.*## ' Makefile | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-11s %s\n", $$1, $$2}'
 	@echo "Chapter programs (run with --help for options):"
-	@for d in $(CHAPTER_DIRS); do echo "  $(BUILD)/bin/ch$$(basename $$d | cut -c1-2)   $$d"; done
+	@for d in $(PROGRAM_DIRS); do echo "  $(BUILD)/bin/ch$$(basename $$d | cut -c1-2)   $$d"; done
 	@echo "Variables: CC=gcc|clang  OPT=-O2"
 
 .PHONY: all deps tour test sanitize fixtures clean distclean help
