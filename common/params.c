@@ -5,6 +5,7 @@
 #include "params.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,8 @@ const Param *params_find(const ParamSet *ps, const char *name)
 
 void params_add(ParamSet *ps, const char *name, int ndim, int rows, int cols)
 {
-    if (ps->data || params_find(ps, name) || rows < 0 || cols < 0 || (ndim == 1 && rows != 1)) {
+    if (ps->data || params_find(ps, name) || rows < 0 || cols < 0 || (ndim != 1 && ndim != 2) ||
+        (ndim == 1 && rows != 1)) {
         fprintf(stderr, "params_add: cannot declare '%s' (%s)\n", name,
                 ps->data ? "already allocated" : params_find(ps, name) ? "duplicate" : "bad shape");
         exit(3);
@@ -117,6 +119,11 @@ int params_load(ParamSet *ps, const Npz *z, const char *path, const char *const 
 void params_save(const ParamSet *ps, NpzWriter *w, int grads)
 {
     const float *base = grads ? ps->grad : ps->data;
+    if (!base) {
+        fprintf(stderr, "params_save: no %s to save (params_alloc%s was not called)\n",
+                grads ? "gradients" : "parameters", grads ? "_grad" : "");
+        exit(3);
+    }
     for (int i = 0; i < ps->count; i++) {
         const Param *p = &ps->items[i];
         int64_t shape[2] = {p->rows, p->cols};

@@ -36,7 +36,8 @@ void params_init(ParamSet *ps);
 void params_free(ParamSet *ps);
 
 /* Declares a tensor before params_alloc: 2-D (rows, cols), or 1-D of cols
- * entries with rows = 1 and ndim = 1. Exits on a duplicate name (a bug). */
+ * entries with rows = 1 and ndim = 1. Exits on a duplicate name, on any other
+ * ndim and after params_alloc (bugs in the model code, exit 3). */
 void params_add(ParamSet *ps, const char *name, int ndim, int rows, int cols);
 
 /* Allocates data (zeros) once every tensor is declared. */
@@ -70,7 +71,8 @@ int params_load(ParamSet *ps, const Npz *z, const char *path, const char *const 
                 Error *err);
 
 /* Adds every tensor (from data, or from grad when grads is 1) to a writer,
- * under its name and PyTorch shape. */
+ * under its name and PyTorch shape. Exits (3) if that buffer was never
+ * allocated. */
 void params_save(const ParamSet *ps, NpzWriter *w, int grads);
 
 #endif

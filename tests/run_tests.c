@@ -28,6 +28,10 @@ int main(void)
     srunner_add_suite(sr, masking_suite());
     srunner_add_suite(sr, multihead_suite());
     srunner_add_suite(sr, positional_suite());
+    srunner_add_suite(sr, params_suite());
+    srunner_add_suite(sr, encoder_layer_suite());
+    srunner_add_suite(sr, encoder_suite());
+    srunner_add_suite(sr, decoder_suite());
     srunner_add_suite(sr, pages_suite());
 
     srunner_run_all(sr, CK_NORMAL);

@@ -30,5 +30,9 @@ Suite *scaled_attention_suite(void);
 Suite *masking_suite(void);
 Suite *multihead_suite(void);
 Suite *positional_suite(void);
+Suite *params_suite(void);
+Suite *encoder_layer_suite(void);
+Suite *encoder_suite(void);
+Suite *decoder_suite(void);
 
 #endif
