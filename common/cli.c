@@ -75,6 +75,30 @@ float parse_float(const char *opt, const char *s, float lo, float hi)
     return (float)v;
 }
 
+Mat cli_load_mat(const char *path, const char *option)
+{
+    Mat m;
+    Error err;
+    if (npy_load_mat(path, option, &m, &err) != 0) data_error_from(&err);
+    int i, j;
+    if (!mat_all_finite(m, &i, &j))
+        data_error("%s: %s holds %g at (%d, %d); inputs must be finite", path, option,
+                   (double)MAT_AT(m, i, j), i, j);
+    return m;
+}
+
+void cli_save_f32(const char *path, const float *data, int ndim, const int64_t *shape)
+{
+    Error err;
+    if (npy_save_f32(path, data, ndim, shape, &err) != 0) data_error_from(&err);
+}
+
+void cli_save_mat(const char *path, Mat m)
+{
+    Error err;
+    if (npy_save_mat(path, m, &err) != 0) data_error_from(&err);
+}
+
 void common_opts_init(CommonOpts *c, const char *default_out)
 {
     c->seed = 1;

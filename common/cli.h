@@ -12,6 +12,7 @@
 #define CLI_H
 
 #include <stdint.h>
+#include "npy.h"
 #include "plot.h"
 #include "util.h"
 
@@ -40,6 +41,14 @@ _Noreturn void data_error_from(const Error *err);
 long parse_long(const char *opt, const char *s, long lo, long hi);
 uint64_t parse_seed(const char *opt, const char *s);
 float parse_float(const char *opt, const char *s, float lo, float hi);
+
+/* Files named on the command line, with the data errors of the contract:
+ * cli_load_mat reads a 2-D float .npy given to `option` and checks that every
+ * entry is finite; the savers write float32 .npy files atomically. Any
+ * problem is a data error (exit 1) naming the file. */
+Mat cli_load_mat(const char *path, const char *option);
+void cli_save_f32(const char *path, const float *data, int ndim, const int64_t *shape);
+void cli_save_mat(const char *path, Mat m);
 
 /* The options every program shares, with their defaults. */
 typedef struct {

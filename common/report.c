@@ -273,3 +273,10 @@ void progress_end(Progress *p, const char *extra)
 {
     put_line(p, extra, 1);
 }
+
+void mat_show(const char *title, Mat m, const char *const *row_labels,
+              const char *const *col_labels, int decimals)
+{
+    mat_print(stdout, title, m, row_labels, col_labels, decimals);
+    putchar('\n');
+}

@@ -21,6 +21,10 @@
 void mat_print(FILE *fp, const char *title, Mat m, const char *const *row_labels,
                const char *const *col_labels, int decimals);
 
+/* mat_print on stdout, then a blank line: how the demos show each matrix. */
+void mat_show(const char *title, Mat m, const char *const *row_labels,
+              const char *const *col_labels, int decimals);
+
 /* A progress reporter. On a terminal it redraws one line:
  *   train [#########...........]  450/1000  45.0%  123.4 it/s  ETA 0:04  loss 2.31
  * When the output is not a terminal (a log file, CI) it prints a plain line

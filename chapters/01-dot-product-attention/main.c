@@ -47,14 +47,6 @@ static const float EMBEDDINGS[TOKENS * FEATURES] = {
     0.0f, 2.0f, 0.0f, 0.0f,   /* mat */
 };
 
-/* mat_print, then a blank line. */
-static void show(const char *title, Mat m, const char *const *rows, const char *const *cols,
-                 int decimals)
-{
-    mat_print(stdout, title, m, rows, cols, decimals);
-    putchar('\n');
-}
-
 static void run_demo(const CommonOpts *opts)
 {
     printf("Chapter 1: dot-product attention\n\n");
@@ -68,14 +60,14 @@ static void run_demo(const CommonOpts *opts)
     Mat weights = mat_new(TOKENS, TOKENS);              /* (L, S) */
     Mat output = mat_new(TOKENS, FEATURES);             /* (L, Dv) */
 
-    show("X, the embeddings (rows: tokens, cols: features)", x, SENTENCE, FEATURE_NAMES, 2);
+    mat_show("X, the embeddings (rows: tokens, cols: features)", x, SENTENCE, FEATURE_NAMES, 2);
 
     attention_scores(scores, x, x);
-    show("scores = Q K^T (rows: queries, cols: keys)", scores, SENTENCE, SENTENCE, 2);
+    mat_show("scores = Q K^T (rows: queries, cols: keys)", scores, SENTENCE, SENTENCE, 2);
 
     attention_forward(output, weights, x, x, x);
-    show("weights = softmax(scores), row by row", weights, SENTENCE, SENTENCE, 3);
-    show("output = weights V (each row a weighted average of V's rows)", output, SENTENCE,
+    mat_show("weights = softmax(scores), row by row", weights, SENTENCE, SENTENCE, 3);
+    mat_show("output = weights V (each row a weighted average of V's rows)", output, SENTENCE,
          FEATURE_NAMES, 3);
 
     float worst = 0.0f;
@@ -112,23 +104,11 @@ typedef struct {
     int plot_given;                    /* 1 if --plot was on the command line */
 } Files;
 
-static Mat load_finite(const char *path, const char *option)
-{
-    Mat m;
-    Error err;
-    if (npy_load_mat(path, option, &m, &err) != 0) data_error_from(&err);
-    int i, j;
-    if (!mat_all_finite(m, &i, &j))
-        data_error("%s: %s holds %g at (%d, %d); inputs must be finite", path, option,
-                   (double)MAT_AT(m, i, j), i, j);
-    return m;
-}
-
 static void run_files(const Files *f, const CommonOpts *opts)
 {
-    Mat q = load_finite(f->query, "--query");   /* (L, D) */
-    Mat k = load_finite(f->key, "--key");       /* (S, D) */
-    Mat v = load_finite(f->value, "--value");   /* (S, Dv) */
+    Mat q = cli_load_mat(f->query, "--query");   /* (L, D) */
+    Mat k = cli_load_mat(f->key, "--key");       /* (S, D) */
+    Mat v = cli_load_mat(f->value, "--value");   /* (S, Dv) */
     if (q.cols != k.cols)
         data_error("%s and %s: query width %d and key width %d differ (Q is (L, D), K is (S, D))",
                    f->query, f->key, q.cols, k.cols);

@@ -38,14 +38,6 @@ static const char *const USAGE =
     "  --attn A.npy       write the attention weights (L, S)\n"
     "  (with files, figures are drawn only when --plot is given)\n";
 
-/* mat_print, then a blank line. */
-static void show(const char *title, Mat m, const char *const *rows, const char *const *cols,
-                 int decimals)
-{
-    mat_print(stdout, title, m, rows, cols, decimals);
-    putchar('\n');
-}
-
 /* A figure that cannot be written is a data error (it names the file). */
 static void draw_error(int rc, const Error *err)
 {
@@ -158,7 +150,7 @@ static void print_results(const WidthResult *res)
                              res[w].raw.grad_norm, res[w].scaled.grad_norm};
         for (int c = 0; c < 8; c++) MAT_AT(table, w, c) = (float)v[c];
     }
-    show("Scores and softmax as D grows (raw: softmax(q.k), scaled: softmax(q.k / sqrt(D)))",
+    mat_show("Scores and softmax as D grows (raw: softmax(q.k), scaled: softmax(q.k / sqrt(D)))",
          table, rows, COLS, 3);
     printf("  var      variance of the scores over %d x %d x %d scores (theory: D raw, 1 scaled)\n"
            "  max w    the largest weight of a row (1/%d = %.4f uniform, 1 one-hot)\n"
@@ -239,8 +231,8 @@ static void run_example(const CommonOpts *opts)
            EXAMPLE_WIDTH, spread(w[0]), sqrt((double)EXAMPLE_WIDTH), spread(w[1]));
     softmax_rows(w[0]);
     softmax_rows(w[1]);
-    show("softmax(Q K^T), unscaled (rows: queries, cols: keys)", w[0], SENTENCE, SENTENCE, 3);
-    show("softmax(Q K^T / sqrt(D)), scaled", w[1], SENTENCE, SENTENCE, 3);
+    mat_show("softmax(Q K^T), unscaled (rows: queries, cols: keys)", w[0], SENTENCE, SENTENCE, 3);
+    mat_show("softmax(Q K^T / sqrt(D)), scaled", w[1], SENTENCE, SENTENCE, 3);
     Sharpness s[2];
     softmax_sharpness(&s[0], w[0]);
     softmax_sharpness(&s[1], w[1]);
@@ -295,23 +287,11 @@ typedef struct {
     int plot_given;                    /* 1 if --plot was on the command line */
 } Files;
 
-static Mat load_finite(const char *path, const char *option)
-{
-    Mat m;
-    Error err;
-    if (npy_load_mat(path, option, &m, &err) != 0) data_error_from(&err);
-    int i, j;
-    if (!mat_all_finite(m, &i, &j))
-        data_error("%s: %s holds %g at (%d, %d); inputs must be finite", path, option,
-                   (double)MAT_AT(m, i, j), i, j);
-    return m;
-}
-
 static void run_files(const Files *f, const CommonOpts *opts)
 {
-    Mat q = load_finite(f->query, "--query");   /* (L, D) */
-    Mat k = load_finite(f->key, "--key");       /* (S, D) */
-    Mat v = load_finite(f->value, "--value");   /* (S, Dv) */
+    Mat q = cli_load_mat(f->query, "--query");   /* (L, D) */
+    Mat k = cli_load_mat(f->key, "--key");       /* (S, D) */
+    Mat v = cli_load_mat(f->value, "--value");   /* (S, Dv) */
     if (q.cols != k.cols)
         data_error("%s and %s: query width %d and key width %d differ (Q is (L, D), K is (S, D))",
                    f->query, f->key, q.cols, k.cols);

@@ -83,14 +83,6 @@ static void embed(Mat x, const char *const *tokens)
     }
 }
 
-/* mat_print, then a blank line. */
-static void show(const char *title, Mat m, const char *const *rows, const char *const *cols,
-                 int decimals)
-{
-    mat_print(stdout, title, m, rows, cols, decimals);
-    putchar('\n');
-}
-
 /* For a figure: dst = src, with NaN wherever mask is nonzero, so that the
  * plot draws those cells as "blocked" instead of as a weight of 0.
  *   dst, src, mask: (L, S) */
@@ -160,35 +152,35 @@ static void demo_one_sentence(Mat x, Mat pad, Mat causal, Mat both)
 
     printf("--- Sentence 1, \"the dog ran\" padded with 3 <pad> to T = %d.\n\n", T);
     masked_attention_forward(output, weights, x, x, x, NULL);
-    show("Without a mask: weights = softmax(Q K^T / sqrt(D))", weights, tok, tok, 3);
+    mat_show("Without a mask: weights = softmax(Q K^T / sqrt(D))", weights, tok, tok, 3);
     printf("Without a mask the real words attend to the padding: \"the\" puts %.1f%% of its\n"
            "weight on the three <pad> keys, which are not words at all.\n\n",
            100.0 * weight_from(weights, 0, len));
 
-    show("Padding mask (1 = true = blocked: key j is <pad>, the same for every query)", pad,
+    mat_show("Padding mask (1 = true = blocked: key j is <pad>, the same for every query)", pad,
          tok, tok, 0);
     masked_attention_forward(output, weights, x, x, x, &pad);
-    show("With the padding mask: weights", weights, tok, tok, 3);
+    mat_show("With the padding mask: weights", weights, tok, tok, 3);
     printf("Now \"the\" puts %.1f%% on the pads and the real keys share all of it.\n"
            "The <pad> queries (rows 3-5) still get weights and an output: a zero query\n"
            "scores every key the same, so its output is the plain average of the three\n"
            "real values:\n\n", 100.0 * weight_from(weights, 0, len));
-    show("output = weights V (the <pad> rows are not blocked, they are ignored later)", output,
+    mat_show("output = weights V (the <pad> rows are not blocked, they are ignored later)", output,
          tok, FEATURE_NAMES, 3);
     printf("No real word ever reads those rows (pad keys are blocked in every layer), and\n"
            "the loss of chapter 10 skips target positions that hold <pad>. Blocking the\n"
            "keys is enough.\n\n");
 
-    show("Causal mask (1 = blocked: key j > i is in query i's future)", causal, POSITIONS,
+    mat_show("Causal mask (1 = blocked: key j > i is in query i's future)", causal, POSITIONS,
          POSITIONS, 0);
-    show("Causal OR padding, sentence 1 (a decoder's self-attention mask)", both, tok, tok, 0);
+    mat_show("Causal OR padding, sentence 1 (a decoder's self-attention mask)", both, tok, tok, 0);
 
     attention_scores(scores, x, x);
     mat_scale(scores, attention_scale(FEATURES));
     mask_apply(scores, both);
-    show("Scores Q K^T / sqrt(D) after mask_apply: a blocked score is -inf", scores, tok, tok, 2);
+    mat_show("Scores Q K^T / sqrt(D) after mask_apply: a blocked score is -inf", scores, tok, tok, 2);
     masked_attention_forward(output, weights, x, x, x, &both);
-    show("Weights with causal OR padding: exp(-inf) = 0, so every blocked weight is exactly 0",
+    mat_show("Weights with causal OR padding: exp(-inf) = 0, so every blocked weight is exactly 0",
          weights, tok, tok, 3);
     printf("\"the\" (row 0) may only look at itself: weight 1. \"ran\" (row 2) sees \"the\",\n"
            "\"dog\" and itself. The <pad> rows see the three real words and nothing after.\n\n");
@@ -220,10 +212,10 @@ static void demo_all_blocked(void)
     for (int t = 0; t < T; t++)
         for (int f = 0; f < FEATURES; f++) MAT_AT(v, t, f) = 1.0f + (float)f;
     mask_padding(pad, 0);
-    show("Padding mask for length 0: every key blocked", pad, EMPTY, EMPTY, 0);
+    mat_show("Padding mask for length 0: every key blocked", pad, EMPTY, EMPTY, 0);
     masked_attention_forward(output, weights, x, x, v, &pad);
-    show("Weights: all zero, not NaN", weights, EMPTY, EMPTY, 3);
-    show("Output = weights V (values all 1, 2, 3, 4): all zero", output, EMPTY, FEATURE_NAMES, 3);
+    mat_show("Weights: all zero, not NaN", weights, EMPTY, EMPTY, 3);
+    mat_show("Output = weights V (values all 1, 2, 3, 4): all zero", output, EMPTY, FEATURE_NAMES, 3);
     /* The two ways a plain softmax fails on such a row, computed here. */
     float mx = -INFINITY, e = expf(-INFINITY), sum = (float)T * e;
     char b1[32], b2[32], b3[32], b4[32];
@@ -313,18 +305,6 @@ typedef struct {
     int plot_given;                    /* 1 if --plot was on the command line */
 } Files;
 
-static Mat load_finite(const char *path, const char *option)
-{
-    Mat m;
-    Error err;
-    if (npy_load_mat(path, option, &m, &err) != 0) data_error_from(&err);
-    int i, j;
-    if (!mat_all_finite(m, &i, &j))
-        data_error("%s: %s holds %g at (%d, %d); inputs must be finite", path, option,
-                   (double)MAT_AT(m, i, j), i, j);
-    return m;
-}
-
 /* Reads a bool or integer mask of shape (L, S) into 0s and 1s. A float mask
  * is refused: PyTorch *adds* a float mask to the scores, so a file of 0.0
  * and 1.0 would mean "nudge by 1" there and "block" here. */
@@ -369,9 +349,9 @@ static int rows_all_blocked(Mat mask)
 
 static void run_files(const Files *f, const CommonOpts *opts)
 {
-    Mat q = load_finite(f->query, "--query");   /* (L, D) */
-    Mat k = load_finite(f->key, "--key");       /* (S, D) */
-    Mat v = load_finite(f->value, "--value");   /* (S, Dv) */
+    Mat q = cli_load_mat(f->query, "--query");   /* (L, D) */
+    Mat k = cli_load_mat(f->key, "--key");       /* (S, D) */
+    Mat v = cli_load_mat(f->value, "--value");   /* (S, Dv) */
     if (q.cols != k.cols)
         data_error("%s and %s: query width %d and key width %d differ (Q is (L, D), K is (S, D))",
                    f->query, f->key, q.cols, k.cols);

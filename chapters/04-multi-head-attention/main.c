@@ -42,14 +42,6 @@ static const char *const USAGE =
     "  --attn A.npy              write every head's weights, (H, L, S) or (B, H, L, S)\n"
     "  (with files, figures are drawn only when --plot is given)\n";
 
-/* mat_print, then a blank line. */
-static void show(const char *title, Mat m, const char *const *rows, const char *const *cols,
-                 int decimals)
-{
-    mat_print(stdout, title, m, rows, cols, decimals);
-    putchar('\n');
-}
-
 /* Every head's weights side by side in one figure, blocked cells grey.
  *   attn: (H * L, S), head h is rows [h L, (h + 1) L)   mask: (L, S) or NULL */
 static void plot_heads(const PlotOpts *o, const char *name, const char *title, Mat attn, int H,
@@ -194,13 +186,13 @@ static void run_demo(const CommonOpts *opts, int causal)
     demo_embeddings(x);
     mask_causal(mask);
 
-    show("X, the embeddings (rows: tokens, cols: features)", x, SENTENCE, FEATURES, 2);
-    show("W_Q, rows [0, E) of in_proj_weight (rows: head dims, cols: features)", mha_w(&m, 0),
+    mat_show("X, the embeddings (rows: tokens, cols: features)", x, SENTENCE, FEATURES, 2);
+    mat_show("W_Q, rows [0, E) of in_proj_weight (rows: head dims, cols: features)", mha_w(&m, 0),
          HEAD_DIMS, FEATURES, 0);
     static const char *const BQ[1] = {"b_Q"};
-    show("b_Q, the first E entries of in_proj_bias", mha_b(&m, 0), BQ, HEAD_DIMS, 0);
-    show("W_K, rows [E, 2E) of in_proj_weight", mha_w(&m, 1), HEAD_DIMS, FEATURES, 0);
-    show("W_V, rows [2E, 3E) of in_proj_weight (W_O is the identity)", mha_w(&m, 2), HEAD_DIMS,
+    mat_show("b_Q, the first E entries of in_proj_bias", mha_b(&m, 0), BQ, HEAD_DIMS, 0);
+    mat_show("W_K, rows [E, 2E) of in_proj_weight", mha_w(&m, 1), HEAD_DIMS, FEATURES, 0);
+    mat_show("W_V, rows [2E, 3E) of in_proj_weight (W_O is the identity)", mha_w(&m, 2), HEAD_DIMS,
          FEATURES, 0);
 
     mha_forward(out, attn, x, x, x, &m, causal ? &mask : NULL);
@@ -209,9 +201,9 @@ static void run_demo(const CommonOpts *opts, int causal)
     for (int h = 0; h < HEADS; h++) {
         char title[96];
         snprintf(title, sizeof title, "%s, weights (rows: queries, cols: keys)", HEAD_TITLES[h]);
-        show(title, mat_rows(attn, h * TOKENS, TOKENS), SENTENCE, SENTENCE, 3);
+        mat_show(title, mat_rows(attn, h * TOKENS, TOKENS), SENTENCE, SENTENCE, 3);
     }
-    show("output = concat(heads) W_O^T + b_O (here: the heads' values, side by side)", out,
+    mat_show("output = concat(heads) W_O^T + b_O (here: the heads' values, side by side)", out,
          SENTENCE, OUT_COLS, 2);
     printf("Four heads, one input, four different patterns: each head has its own\n"
            "W_Q and W_K, so each asks its own question of the same words.\n\n");
@@ -327,12 +319,6 @@ static void check_inputs(const Files *f, const Tensor *q, const Tensor *k, const
                    (long long)v->shape[batched], sk, sv);
 }
 
-static void save_or_die(const char *path, const float *data, int ndim, const int64_t *shape)
-{
-    Error err;
-    if (npy_save_f32(path, data, ndim, shape, &err) != 0) data_error_from(&err);
-}
-
 static void run_files(const Files *f, const CommonOpts *opts)
 {
     Npz z;
@@ -389,8 +375,8 @@ static void run_files(const Files *f, const CommonOpts *opts)
     }
 
     int64_t out_shape[3] = {B, L, E}, attn_shape[4] = {B, H, L, S};
-    if (f->output) save_or_die(f->output, out, q.ndim, out_shape + !batched);
-    if (f->attn) save_or_die(f->attn, attn, q.ndim + 1, attn_shape + !batched);
+    if (f->output) cli_save_f32(f->output, out, q.ndim, out_shape + !batched);
+    if (f->attn) cli_save_f32(f->attn, attn, q.ndim + 1, attn_shape + !batched);
 
     char sq[128], sk[128], sa[128];
     printf("multi-head attention: E = %d, H = %d head%s of Dh = %d, %ld parameters\n", E, H,

@@ -38,14 +38,6 @@ enum { MAX_SIDE = 1000000, MAX_PLOT_SIDE = 512 };
 static const long long MAX_NUMBERS = 50000000;
 static const double TWO_PI = 6.283185307179586;
 
-/* mat_print, then a blank line. */
-static void show(const char *title, Mat m, const char *const *rows, const char *const *cols,
-                 int decimals)
-{
-    mat_print(stdout, title, m, rows, cols, decimals);
-    putchar('\n');
-}
-
 static float max_abs_diff(Mat a, Mat b)
 {
     float worst = 0.0f;
@@ -70,7 +62,7 @@ static void show_small_table(void)
 {
     Mat pe = mat_new(SMALL_N, SMALL_D);   /* (N, D) */
     positional_encoding(pe);
-    show("PE for N = 8 positions, D = 8 (rows: positions, cols: dimensions)", pe, NULL, NULL, 4);
+    mat_show("PE for N = 8 positions, D = 8 (rows: positions, cols: dimensions)", pe, NULL, NULL, 4);
     printf("Row 0 is (0, 1, 0, 1, ...): sin 0 and cos 0. Row 1 starts sin 1 = %.4f,\n"
            "cos 1 = %.4f. Each pair of columns turns at its own frequency:\n\n",
            (double)MAT_AT(pe, 1, 0), (double)MAT_AT(pe, 1, 1));
@@ -199,7 +191,7 @@ static void show_rotation(Mat pe)
     char title[128];
     snprintf(title, sizeof title, "M_1, top-left corner: pairs 0 and 1, rotations by w_0 = 1 "
              "and w_1 = %.4f", positional_frequency(1, d));
-    show(title, mat_block(m, 0, 0, 4, 4), NULL, NULL, 4);
+    mat_show(title, mat_block(m, 0, 0, 4, 4), NULL, NULL, 4);
     printf("M_k is block-diagonal, one 2x2 rotation by the angle w_i k per column pair.\n"
            "It depends on k only. Applied to every row of the %d x %d table:\n\n",
            TABLE_N, TABLE_D);
@@ -235,7 +227,7 @@ static void show_dot_products(Mat dots)
         MAT_AT(near, 0, k) = MAT_AT(dots, 10, 10 + k);
         MAT_AT(near, 1, k) = MAT_AT(dots, 40, 40 + k);
     }
-    show("PE[pos] . PE[pos + k]", near, ROWS, COLS, 2);
+    mat_show("PE[pos] . PE[pos + k]", near, ROWS, COLS, 2);
     float far = MAT_AT(dots, 0, 0);
     for (int j = 0; j < dots.cols; j++)
         if (MAT_AT(dots, 0, j) < far) far = MAT_AT(dots, 0, j);

@@ -51,14 +51,6 @@ static const char *const USAGE =
     "  (with files, figures are drawn only when --plot is given; in the demo,\n"
     "  --norm-first picks the order of the worked example)\n";
 
-/* mat_print, then a blank line. */
-static void show(const char *title, Mat m, const char *const *rows, const char *const *cols,
-                 int decimals)
-{
-    mat_print(stdout, title, m, rows, cols, decimals);
-    putchar('\n');
-}
-
 /* Root mean square of every entry: the "scale" of a set of activations.
  *   m: (R, C) */
 static double rms(Mat m)
@@ -219,10 +211,10 @@ static void worked_example(uint64_t seed, int norm_first)
     }
     putchar('\n');
     static const char *const STAT_COLS[4] = {"mean in", "std in", "mean out", "std out"};
-    show(norm_first ? "norm1 row by row: x in, n1 = norm1(x) out"
+    mat_show(norm_first ? "norm1 row by row: x in, n1 = norm1(x) out"
                     : "norm1 row by row: x + a in, x1 = norm1(x + a) out",
          stats, SENTENCE, STAT_COLS, 3);
-    show("out, the layer's output (rows: tokens)", out, SENTENCE, NULL, 3);
+    mat_show("out, the layer's output (rows: tokens)", out, SENTENCE, NULL, 3);
 
     mat_copy(r, x);
     encoder_layer_forward(r, attn, &layer, NULL);

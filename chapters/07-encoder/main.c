@@ -42,14 +42,6 @@ static const char *const USAGE =
     "  --attn A.npy         write the self-attention weights (B, N, H, S, S)\n"
     "  (with files, figures are drawn only when --plot is given)\n";
 
-/* mat_print, then a blank line. */
-static void show(const char *title, Mat m, const char *const *rows, const char *const *cols,
-                 int decimals)
-{
-    mat_print(stdout, title, m, rows, cols, decimals);
-    putchar('\n');
-}
-
 /* ===================================================== shared by both modes */
 
 //! [encode_batch]
@@ -217,7 +209,7 @@ static void run_demo(const CommonOpts *opts)
     Mat ids = mat_new(BATCH, LEN);   /* (B, S) the ids, as floats for printing */
     for (int b = 0; b < BATCH; b++)
         for (int s = 0; s < LEN; s++) MAT_AT(ids, b, s) = (float)SOURCE[b][s];
-    show("src, the token ids (B, S) = (3, 6)", ids, SENTENCE_NAMES, POSITIONS, 0);
+    mat_show("src, the token ids (B, S) = (3, 6)", ids, SENTENCE_NAMES, POSITIONS, 0);
     mat_free(&ids);
 
     Rng r;
@@ -237,12 +229,12 @@ static void run_demo(const CommonOpts *opts)
            "  src (B, S) = (%d, %d) -> x (B, S, E) = (%d, %d, %d)\n", WIDTH, sqrtf(WIDTH), BATCH,
            LEN, BATCH, LEN, WIDTH);
     embedding_forward(x, m.table, src);
-    show("  x of sentence 2, the first 6 of its 32 columns", mat_cols(x, 0, 6), labels[1], COLUMNS,
+    mat_show("  x of sentence 2, the first 6 of its 32 columns", mat_cols(x, 0, 6), labels[1], COLUMNS,
          3);
     printf("Step 2, the padding mask: key j is blocked (1) where src[j] = <pad>.\n"
            "  one (S, S) = (%d, %d) mask per sentence\n", LEN, LEN);
     mask_from_pad_ids(mask, src);
-    show("  mask of sentence 2 (rows: queries, cols: keys)", mask, labels[1], labels[1], 0);
+    mat_show("  mask of sentence 2 (rows: queries, cols: keys)", mask, labels[1], labels[1], 0);
     mat_free(&x);
     mat_free(&mask);
 
@@ -252,9 +244,9 @@ static void run_demo(const CommonOpts *opts)
            "  x (B, S, E) = (%d, %d, %d) -> memory (B, S, E) = (%d, %d, %d)\n"
            "  attention weights (B, N, H, S, S) = (%d, %d, %d, %d, %d)\n\n", LAYERS, HEADS, BATCH,
            LEN, WIDTH, BATCH, LEN, WIDTH, BATCH, LAYERS, HEADS, LEN, LEN);
-    show("Sentence 2, layer 1, head 1: the <pad> columns are exactly 0",
+    mat_show("Sentence 2, layer 1, head 1: the <pad> columns are exactly 0",
          mat_wrap(attn + per_sentence, LEN, LEN), labels[1], labels[1], 4);
-    show("Sentence 1, layer 3, head 4 (no padding)",
+    mat_show("Sentence 1, layer 3, head 4 (no padding)",
          mat_wrap(attn + (size_t)(LAYERS * HEADS - 1) * LEN * LEN, LEN, LEN), labels[0],
          labels[0], 4);
 
@@ -262,7 +254,7 @@ static void run_demo(const CommonOpts *opts)
     printf("The memory: (B, S, E) = (%d, %d, %d), %zu floats = %zu bytes, one vector of E = %d\n"
            "per source position, which the decoder (chapter 8) will attend to.\n", BATCH, LEN,
            WIDTH, floats, floats * sizeof(float), WIDTH);
-    show("  memory of sentence 2, the first 6 of its 32 columns",
+    mat_show("  memory of sentence 2, the first 6 of its 32 columns",
          mat_cols(mat_wrap(memory + (size_t)LEN * WIDTH, LEN, WIDTH), 0, 6), labels[1], COLUMNS,
          3);
 
@@ -398,12 +390,6 @@ static Tensor load_src(const char *path, int V, const char *model_path)
     return t;
 }
 
-static void save_or_die(const char *path, const float *data, int ndim, const int64_t *shape)
-{
-    Error err;
-    if (npy_save_f32(path, data, ndim, shape, &err) != 0) data_error_from(&err);
-}
-
 static void run_files(const Files *f, const CommonOpts *opts)
 {
     Model m;
@@ -420,8 +406,8 @@ static void run_files(const Files *f, const CommonOpts *opts)
     encode_batch(memory, attn, m.table, &m.enc, src.i, B, S);
 
     int64_t mem_shape[3] = {B, S, c.E}, attn_shape[5] = {B, c.N, c.H, S, S};
-    if (f->output) save_or_die(f->output, memory, 3, mem_shape);
-    if (f->attn) save_or_die(f->attn, attn, 5, attn_shape);
+    if (f->output) cli_save_f32(f->output, memory, 3, mem_shape);
+    if (f->attn) cli_save_f32(f->attn, attn, 5, attn_shape);
 
     int empty = 0;   /* sources that are padding only: every key blocked */
     for (int b = 0; b < B; b++) {

@@ -46,14 +46,6 @@ static const char *const USAGE =
     "  --cross-attn C.npy     write the cross-attention weights (B, N, H, T, S)\n"
     "  (with files, figures are drawn only when --plot is given)\n";
 
-/* mat_print, then a blank line. */
-static void show(const char *title, Mat m, const char *const *rows, const char *const *cols,
-                 int decimals)
-{
-    mat_print(stdout, title, m, rows, cols, decimals);
-    putchar('\n');
-}
-
 /* Every layer's and head's weights in one figure, layers down, heads across;
  * blocked cells are drawn grey ("blocked"), never as a small weight.
  *   weights: (N * H * T, K), layer n, head h at rows [(n H + h) T, ...)
@@ -287,9 +279,9 @@ static void run_demo(const CommonOpts *opts)
 
     Mat self_mask = mat_new(T_LEN, T_LEN), cross_mask = mat_new(T_LEN, S_LEN);
     decoder_masks(self_mask, cross_mask, TGT_IDS, SRC_IDS);
-    show("Self-attention mask (T, T): 1 = blocked (the future, and the <pad> key)", self_mask,
+    mat_show("Self-attention mask (T, T): 1 = blocked (the future, and the <pad> key)", self_mask,
          tgt_words, tgt_words, 0);
-    show("Cross-attention mask (T, S): 1 = blocked (source padding)", cross_mask, tgt_words,
+    mat_show("Cross-attention mask (T, S): 1 = blocked (source padding)", cross_mask, tgt_words,
          src_words, 0);
 
     Mat y = mat_new(T_LEN, DEMO_E);                                      /* (T, E) */
@@ -304,9 +296,9 @@ static void run_demo(const CommonOpts *opts)
            S_LEN, DEMO_E, T_LEN, DEMO_E, DEMO_LAYERS, DEMO_H, T_LEN, T_LEN, DEMO_LAYERS, DEMO_H,
            T_LEN, S_LEN, T_LEN, DEMO_E);
 
-    show("Layer 1, head 1, self-attention (rows: target queries, cols: target keys)",
+    mat_show("Layer 1, head 1, self-attention (rows: target queries, cols: target keys)",
          mat_rows(self_w, 0, T_LEN), tgt_words, tgt_words, 2);
-    show("Layer 1, head 1, cross-attention (rows: target queries, cols: source keys)",
+    mat_show("Layer 1, head 1, cross-attention (rows: target queries, cols: source keys)",
          mat_rows(cross_w, 0, T_LEN), tgt_words, src_words, 2);
 
     float self_err, self_blocked, cross_err, cross_blocked;
@@ -319,7 +311,7 @@ static void run_demo(const CommonOpts *opts)
            (double)cross_blocked);
 
     static const char *const E_COLS[] = {"e0", "e1", "e2", "e3", "e4", "e5"};
-    show("Decoder output y (T, E), first 6 of 16 columns (after the final norm)",
+    mat_show("Decoder output y (T, E), first 6 of 16 columns (after the final norm)",
          mat_cols(y, 0, 6), tgt_words, E_COLS, 3);
     printf("Chapter 9 turns each row of y into next-token scores with one more linear map:\n"
            "row t predicts the target token at position t + 1.\n\n");
@@ -453,12 +445,6 @@ static Tensor load_ids(const char *path, const char *option, int V, const char *
     return t;
 }
 
-static void save_or_die(const char *path, const float *data, int ndim, const int64_t *shape)
-{
-    Error err;
-    if (npy_save_f32(path, data, ndim, shape, &err) != 0) data_error_from(&err);
-}
-
 static void run_files(const Files *f, const CommonOpts *opts)
 {
     Model m;
@@ -491,9 +477,9 @@ static void run_files(const Files *f, const CommonOpts *opts)
 
     int64_t out_shape[3] = {B, T, z->E};
     int64_t self_shape[5] = {B, N, H, T, T}, cross_shape[5] = {B, N, H, T, S};
-    if (f->output) save_or_die(f->output, out, 3, out_shape);
-    if (f->self_attn) save_or_die(f->self_attn, self_w, 5, self_shape);
-    if (f->cross_attn) save_or_die(f->cross_attn, cross_w, 5, cross_shape);
+    if (f->output) cli_save_f32(f->output, out, 3, out_shape);
+    if (f->self_attn) cli_save_f32(f->self_attn, self_w, 5, self_shape);
+    if (f->cross_attn) cli_save_f32(f->cross_attn, cross_w, 5, cross_shape);
 
     printf("decoder: E = %d, H = %d, F = %d, %d decoder layer%s over %d encoder layer%s, %s,\n"
            "final norms: encoder %s, decoder %s; %zu parameters used (generator.* ignored)\n",
