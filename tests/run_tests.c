@@ -32,6 +32,7 @@ int main(void)
     srunner_add_suite(sr, encoder_layer_suite());
     srunner_add_suite(sr, encoder_suite());
     srunner_add_suite(sr, decoder_suite());
+    srunner_add_suite(sr, transformer_suite());
     srunner_add_suite(sr, pages_suite());
 
     srunner_run_all(sr, CK_NORMAL);

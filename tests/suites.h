@@ -34,5 +34,6 @@ Suite *params_suite(void);
 Suite *encoder_layer_suite(void);
 Suite *encoder_suite(void);
 Suite *decoder_suite(void);
+Suite *transformer_suite(void);
 
 #endif
