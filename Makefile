@@ -19,14 +19,28 @@ WARN     := -std=c11 -Wall -Wextra -Wpedantic -Werror
 LDLIBS   := -lz -lm
 PYTHON   ?= python3
 
+# Switches (see common/gemm.h). OMP=0 builds without OpenMP, which is on
+# whenever the compiler has it. BLAS=openblas makes mat_mul call OpenBLAS's
+# cblas_sgemm (Debian: libopenblas-dev), for comparison.
+OMP      ?= 1
+ifeq ($(OMP),1)
+OMP_FLAGS := $(shell printf 'int main(void){return 0;}\n' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo -fopenmp)
+endif
+ifeq ($(BLAS),openblas)
+BLAS_CFLAGS := -DUSE_OPENBLAS $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+endif
+LDLIBS   += $(OMP_FLAGS) $(BLAS_LIBS)
+
 CHAPTER_DIRS := $(sort $(wildcard chapters/[0-9][0-9]-*))
 # Chapters whose program exists: those with a main.c.
 PROGRAM_DIRS := $(sort $(patsubst %/main.c,%,$(wildcard chapters/[0-9][0-9]-*/main.c)))
 COMMON_SRC   := $(wildcard common/*.c)
 CONCEPT_SRC  := $(filter-out %/main.c,$(wildcard $(addsuffix /*.c,$(CHAPTER_DIRS))))
-TEST_SRC     := $(wildcard tests/*.c)
+TEST_SRC     := $(filter-out tests/bench_%,$(wildcard tests/*.c))
 
 CPPFLAGS := -D_POSIX_C_SOURCE=200809L -Icommon $(addprefix -I,$(CHAPTER_DIRS))
+CPPFLAGS += $(OMP_FLAGS) $(BLAS_CFLAGS)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
@@ -62,6 +76,16 @@ $(TEST_BIN): $(call obj,$(TEST_SRC)) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
+# Every object is rebuilt when the switches change (make OMP=0, BLAS=...).
+SWITCHES := $(BUILD)/switches
+$(SWITCHES): FORCE
+	@mkdir -p $(@D)
+	@echo '$(OMP_FLAGS) $(BLAS_CFLAGS) $(BLAS_LIBS)' | cmp -s - $@ || \
+	    echo '$(OMP_FLAGS) $(BLAS_CFLAGS) $(BLAS_LIBS)' > $@
+$(call obj,$(COMMON_SRC) $(CONCEPT_SRC) $(TEST_SRC) tests/bench_main.c \
+    $(addsuffix /main.c,$(PROGRAM_DIRS))): $(SWITCHES)
+FORCE:
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ------------------------------------------------------------------ targets
@@ -91,6 +115,96 @@ sanitize: deps              ## the tests under AddressSanitizer and UndefinedBeh
 fixtures:                   ## regenerate tests/fixtures (python3-numpy, python3-torch; PYTHON=...)
 	cd tests/fixtures && for s in make_*.py; do $(PYTHON) $$s || exit 1; done
 
+# build/bin/bench <- tests/bench_main.c + the library, and OpenBLAS for its
+# columns when pkg-config finds it; tests/bench_torch.py is its PyTorch twin.
+BENCH_BIN  := $(BUILD)/bin/bench
+BENCH_BLAS  = $(shell pkg-config --exists openblas 2>/dev/null && echo yes)
+$(call obj,tests/bench_main.c): CPPFLAGS += $(if $(BENCH_BLAS),-DBENCH_OPENBLAS $(shell pkg-config --cflags openblas))
+$(BENCH_BIN): $(call obj,tests/bench_main.c) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(if $(BENCH_BLAS),$(shell pkg-config --libs openblas)) $(LDLIBS)
+
+bench:                      ## matmul GFLOP/s, training-step speed; OpenBLAS, PyTorch beside
+	@$(MAKE) --no-print-directory $(BENCH_BIN)
+	@py=$$(for p in $(PYTHON) /usr/bin/python3; do $$p -c 'import torch' 2>/dev/null && { echo $$p; break; }; done); \
+	$(BENCH_BIN) $${py:+--torch "$$py tests/bench_torch.py"}
+
+# ------------------------------------------------------------------ the book
+# A chapter is in the book once its header opens its Doxygen group
+# (\defgroup api_chNN): its page, its figures and its API then go in.
+# docs/bookpage.c turns the pages into Doxygen input (formulas, \snippet,
+# figures, links); docs/Doxyfile fails on any warning.
+DOCS      := $(BUILD)/docs
+BOOK_DIRS  = $(sort $(patsubst %/,%,$(dir $(shell grep -l 'defgroup api_ch' chapters/*/*.h))))
+MATHJAX   ?= /usr/share/javascript/mathjax
+
+$(DOCS)/bookpage: docs/bookpage.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -o $@ $<
+
+docs:                       ## the book and its API (Doxygen) in build/docs/html; a warning fails
+	@sh .ci/install-deps docs
+	@for h in common/*.h $(addsuffix /*.h,$(BOOK_DIRS)); do grep -q '\\file' $$h || \
+	    { echo "$$h: no Doxygen file comment, so Doxygen would skip it without a warning" >&2; exit 1; }; done
+	@$(MAKE) --no-print-directory $(DOCS)/bookpage $(foreach d,$(BOOK_DIRS),$(BUILD)/bin/$(call chnum,$(d)))
+	@rm -rf $(DOCS)/pages $(DOCS)/figures $(DOCS)/html && mkdir -p $(DOCS)/pages/images $(DOCS)/figures
+	@for d in $(BOOK_DIRS); do n=ch$$(basename $$d | cut -c1-2); \
+	    $(BUILD)/bin/$$n --plot png --out $(DOCS)/figures/$$n > $(DOCS)/figures/$$n.log || exit 1; \
+	done
+	$(DOCS)/bookpage $(DOCS)/pages $(DOCS)/figures README.md $(addsuffix /README.md,$(BOOK_DIRS))
+	DOCS_OUT=$(DOCS) BOOK_DIRS="$(BOOK_DIRS)" doxygen docs/Doxyfile
+	@mkdir -p $(DOCS)/html/mathjax
+	@cp -RL $(addprefix $(MATHJAX)/,MathJax.js config extensions fonts jax localization) $(DOCS)/html/mathjax/
+	@echo "The book: $(DOCS)/html/index.html"
+
+# ------------------------------------------------------------------ the notebooks
+# notebooks-c/NN-name.c: C programs written in cells (notebooks-c/notebook.h).
+# Each is built twice: as written (it must compile on its own), and with a
+# marker at every cell for docs/nbrender.c, which splits the run's output
+# by cell and renders NN-name.ipynb, NN-name.md and NN-name_files/.
+NOTEBOOKS := $(notdir $(basename $(wildcard notebooks-c/[0-9][0-9]-*.c)))
+NBB       := $(BUILD)/notebooks
+NB_OBJ    := $(call obj,notebooks-c/notebook.c)
+
+$(DOCS)/nbrender: docs/nbrender.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -o $@ $<
+
+$(NBB)/%/plain: notebooks-c/%.c $(NB_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Inotebooks-c -o $@ $^ $(LDLIBS)
+
+$(NBB)/%/cells.c: notebooks-c/%.c $(DOCS)/nbrender
+	@mkdir -p $(@D)
+	$(DOCS)/nbrender instrument $< $@
+
+$(NBB)/%/cells: $(NBB)/%/cells.c $(NB_OBJ) $(LIB)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Inotebooks-c -o $@ $^ $(LDLIBS)
+
+.SECONDARY: $(NB_OBJ) $(foreach n,$(NOTEBOOKS),$(NBB)/$(n)/cells.c)
+
+# Runs every notebook and renders it into build/notebooks/render/.
+notebooks-render:
+	@sh .ci/install-deps build
+	@$(MAKE) --no-print-directory $(DOCS)/nbrender $(foreach n,$(NOTEBOOKS),$(NBB)/$(n)/plain $(NBB)/$(n)/cells)
+	@rm -rf $(NBB)/render && mkdir -p $(NBB)/render
+	@for n in $(NOTEBOOKS); do \
+	    echo "notebook $$n"; \
+	    rm -rf $(NBB)/$$n/figures && mkdir -p $(NBB)/render/$${n}_files; \
+	    NB_OUT=$(NBB)/$$n/figures $(NBB)/$$n/cells > $(NBB)/$$n/output.txt || exit 1; \
+	    $(DOCS)/nbrender render notebooks-c/$$n.c $(NBB)/$$n/output.txt $(NBB)/$$n/figures $(NBB)/render || exit 1; \
+	    rmdir $(NBB)/render/$${n}_files 2>/dev/null || true; \
+	done
+
+notebooks: notebooks-render ## run notebooks-c/*.c, write each one's .ipynb, .md and figures beside it
+	@for n in $(NOTEBOOKS); do rm -rf notebooks-c/$${n}_files; done
+	cp -R $(NBB)/render/. notebooks-c/
+
+notebooks-check: notebooks-render ## fail if the committed notebooks differ from what make notebooks writes
+	@diff -r -x '*.c' -x '*.h' $(NBB)/render notebooks-c > $(NBB)/check.diff || \
+	    { cat $(NBB)/check.diff | head -20; echo "notebooks-c/ is not up to date: run make notebooks" >&2; exit 1; }
+	@echo "notebooks-c/: $(words $(NOTEBOOKS)) notebooks, up to date"
+
 clean:                      ## remove build/ (figures in out/ stay)
 	rm -rf $(BUILD)
 
@@ -99,9 +213,9 @@ distclean: clean            ## remove build/ and out/
 
 help:                       ## this list
 	@echo "Targets:"
-	@grep -E '^[a-z]+:.*## ' Makefile | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-16s %s\n", $$1, $$2}'
 	@echo "Chapter programs (run with --help for options):"
 	@for d in $(PROGRAM_DIRS); do echo "  $(BUILD)/bin/ch$$(basename $$d | cut -c1-2)   $$d"; done
-	@echo "Variables: CC=gcc|clang  OPT=-O2"
+	@echo "Variables: CC=gcc|clang  OPT=-O2  OMP=0 (no OpenMP)  BLAS=openblas (mat_mul calls OpenBLAS)"
 
-.PHONY: all deps tour test sanitize fixtures clean distclean help
+.PHONY: all deps tour test sanitize fixtures bench docs notebooks notebooks-render notebooks-check clean distclean help FORCE

@@ -1,9 +1,11 @@
-/*
- * plot.h - figures through gnuplot. Every figure NAME writes three files in
+/**
+ * \file plot.h
+ * \brief Figures through gnuplot. Every figure NAME writes three files in
  * the output directory:
- *   NAME.dat  the numbers, as a plain table an instructor can read or edit;
- *   NAME.gp   the gnuplot script that draws them (re-render: gnuplot NAME.gp);
- *   NAME.png  (or NAME.svg) the picture, when gnuplot is installed.
+ * - NAME.dat  the numbers, as a plain table an instructor can read or edit;
+ * - NAME.gp   the gnuplot script that draws them (re-render: gnuplot NAME.gp);
+ * - NAME.png  (or NAME.svg) the picture, when gnuplot is installed.
+ *
  * With format PLOT_WINDOW the script opens a live window instead of a file.
  * Without gnuplot the .dat and .gp are still written, and one line says how
  * to install gnuplot and render them.
@@ -12,6 +14,7 @@
  * (left to right), both labelled with tokens; decoder-to-source attention is
  * target rows by source columns.
  * Introduced with chapter 1.
+ * \ingroup api_common
  */
 #ifndef PLOT_H
 #define PLOT_H
@@ -19,43 +22,107 @@
 #include "mat.h"
 #include "util.h"
 
-typedef enum { PLOT_PNG, PLOT_SVG, PLOT_WINDOW, PLOT_NONE } PlotFormat;
+/** \addtogroup api_common
+ *  @{ */
 
+/** \brief What a figure becomes: a file, a live window, or nothing. */
+typedef enum {
+    PLOT_PNG,      ///< NAME.png
+    PLOT_SVG,      ///< NAME.svg
+    PLOT_WINDOW,   ///< a gnuplot window, for a class
+    PLOT_NONE      ///< no figures at all
+} PlotFormat;
+
+/** \brief Where and how figures are written (`--plot` and `--out`). */
 typedef struct {
-    PlotFormat format;   /* png (default), svg, window or none */
-    const char *outdir;  /* directory for the files (created if missing) */
+    PlotFormat format;   ///< png (default), svg, window or none
+    const char *outdir;  ///< directory for the files (created if missing)
 } PlotOpts;
 
-/* Parses "png", "svg", "window" or "none"; -1 if it is none of them. */
+/**
+ * \brief Parses "png", "svg", "window" or "none".
+ * \param s the text of `--plot`
+ * \param[out] f the format
+ * \return 0, or -1 if it is none of them
+ */
 int plot_format_parse(const char *s, PlotFormat *f);
 
-/* One heatmap of m (R, C): row r labelled row_labels[r], column c labelled
- * col_labels[c] (either may be NULL for 0, 1, 2, ...). A colour bar; each
- * cell prints its value when the map is small enough to read them. Entries
- * that are NaN are drawn as "blocked" (a distinct grey), so a masked cell is
- * never confused with a small weight. Returns 0, or -1 with err set. */
+/**
+ * \brief One heatmap of m, with a colour bar.
+ *
+ * Each cell prints its value when the map is small enough to read them.
+ * Entries that are NaN are drawn as "blocked" (a distinct grey), so a masked
+ * cell is never confused with a small weight.
+ * \param o format and folder
+ * \param name the files' name, without extension
+ * \param title the figure's title
+ * \param m (R, C): rows are queries, columns are keys
+ * \param row_labels R labels (tokens), or NULL for 0, 1, 2, ...
+ * \param col_labels C labels, or NULL for 0, 1, 2, ...
+ * \param xlabel the axis title under the columns
+ * \param ylabel the axis title beside the rows
+ * \param[out] err the message on failure
+ * \return 0, or -1 with err set
+ */
 int plot_heatmap(const PlotOpts *o, const char *name, const char *title, Mat m,
                  const char *const *row_labels, const char *const *col_labels,
                  const char *xlabel, const char *ylabel, Error *err);
 
-/* A grid of heatmaps in one figure: grid_rows x grid_cols panels (for
- * attention: layers down, heads across). maps[p] and titles[p] for panel
- * p = r * grid_cols + c; all maps share the labels and one colour range. */
+/**
+ * \brief A grid of heatmaps in one figure (for attention: layers down, heads
+ * across); all maps share the labels and one colour range.
+ * \param o format and folder
+ * \param name the files' name, without extension
+ * \param title the figure's title
+ * \param maps grid_rows * grid_cols maps, each (R, C); panel p = r * grid_cols + c
+ * \param titles the panels' titles, in the same order
+ * \param grid_rows panels down
+ * \param grid_cols panels across
+ * \param row_labels R labels, or NULL
+ * \param col_labels C labels, or NULL
+ * \param xlabel the axis title under the columns
+ * \param ylabel the axis title beside the rows
+ * \param[out] err the message on failure
+ * \return 0, or -1 with err set
+ */
 int plot_heatmap_grid(const PlotOpts *o, const char *name, const char *title,
                       const Mat *maps, const char *const *titles,
                       int grid_rows, int grid_cols,
                       const char *const *row_labels, const char *const *col_labels,
                       const char *xlabel, const char *ylabel, Error *err);
 
-/* A line plot of ncurves curves over the same x (npoints values): curve k is
- * ys[k][0..npoints) labelled labels[k]. Flags pick log scales. */
-enum { PLOT_LOGX = 1, PLOT_LOGY = 2 };
+/** \brief Flags of plot_lines: log scales. */
+enum {
+    PLOT_LOGX = 1,   ///< logarithmic x axis
+    PLOT_LOGY = 2    ///< logarithmic y axis
+};
+/**
+ * \brief A line plot of several curves over the same x.
+ * \param o format and folder
+ * \param name the files' name, without extension
+ * \param title the figure's title
+ * \param x npoints values
+ * \param ys ncurves arrays: curve k is ys[k][0..npoints)
+ * \param labels ncurves legend entries
+ * \param ncurves number of curves
+ * \param npoints points per curve
+ * \param xlabel the x axis title
+ * \param ylabel the y axis title
+ * \param flags 0, PLOT_LOGX, PLOT_LOGY or both
+ * \param[out] err the message on failure
+ * \return 0, or -1 with err set
+ */
 int plot_lines(const PlotOpts *o, const char *name, const char *title,
                const float *x, const float *const *ys, const char *const *labels,
                int ncurves, int npoints, const char *xlabel, const char *ylabel,
                int flags, Error *err);
 
-/* 1 if a gnuplot program is on the PATH (checked once). */
+/**
+ * \brief Whether a gnuplot program is on the PATH (checked once).
+ * \return 1 or 0
+ */
 int plot_have_gnuplot(void);
+
+/** @} */
 
 #endif

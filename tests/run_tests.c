@@ -17,6 +17,7 @@ int main(void)
 {
     SRunner *sr = srunner_create(mat_suite());
     srunner_add_suite(sr, ops_suite());
+    srunner_add_suite(sr, gemm_suite());
     srunner_add_suite(sr, rng_suite());
     srunner_add_suite(sr, npy_suite());
     srunner_add_suite(sr, npz_suite());
@@ -33,6 +34,8 @@ int main(void)
     srunner_add_suite(sr, encoder_suite());
     srunner_add_suite(sr, decoder_suite());
     srunner_add_suite(sr, transformer_suite());
+    srunner_add_suite(sr, backward_suite());
+    srunner_add_suite(sr, train_suite());
     srunner_add_suite(sr, pages_suite());
 
     srunner_run_all(sr, CK_NORMAL);

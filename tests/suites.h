@@ -35,5 +35,8 @@ Suite *encoder_layer_suite(void);
 Suite *encoder_suite(void);
 Suite *decoder_suite(void);
 Suite *transformer_suite(void);
+Suite *backward_suite(void);
+Suite *train_suite(void);
+Suite *gemm_suite(void);
 
 #endif
