@@ -3,24 +3,26 @@
  * `make docs`. The pages stay plain Markdown that reads on any Git host;
  * this step adds what only Doxygen can do:
  *
- *   $$ ... $$ and $ ... $       ->  \f[ ... \f] and \f$ ... \f$ (MathJax)
+ *   $$ ... $$ and $ ... $       ->  \f[ ... \f] and \f$ ... \f$ (MathJax); both
+ *                                   may go on over lines, $ within its paragraph
  *   <!-- snippet: FILE REGION -->
  *   ```c ... ```                ->  \snippet FILE REGION, the real code
  *   "chapter N" in the prose    ->  a link to that chapter's page
  *   [..](chapters/NN-x/README.md) ->  a link to that chapter's page
  *   `name` of a function        ->  `name()`, which Doxygen links to the API
  *   `NAME.png` of a figure      ->  the figure itself, after the paragraph
+ *   `NAME.gif` of an animation  ->  the same, the GIF animating in the page
  *   the end of a chapter page   ->  links to the previous and next chapter
  *                                   and to the chapter's API group
  *
  * Usage: bookpage OUTDIR FIGDIR README.md chapters/NN-slug/README.md ...
  * The first page becomes the main page (OUTDIR/index.md); chapter NN's page
  * becomes OUTDIR/chNN.md, labelled chNN, and its figures, FIGDIR/chNN/NAME.png
- * as the chapter's demo wrote them, are copied to OUTDIR/images/chNN_NAME.png
- * (one flat folder for Doxygen's IMAGE_PATH, without clashes between
- * chapters). Every chapter given is assumed to have an API group api_chNN
- * (a \defgroup in its header). Function names for the links come from
- * the headers of common/ and the chapters' headers.
+ * and NAME.gif as the chapter's demo wrote them, are copied to
+ * OUTDIR/images/chNN_NAME.png or .gif (one flat folder for Doxygen's IMAGE_PATH,
+ * without clashes between chapters). Every chapter given is assumed to have
+ * an API group api_chNN (a \defgroup in its header). Function names for the
+ * links come from the headers of common/ and the chapters' headers.
  *
  * A page that this step cannot convert (an unmatched $, a snippet marker
  * without its code block) is an error naming the page and the line, so the
@@ -196,6 +198,7 @@ static int is_function_name(const char *s, size_t n)
 
 typedef struct {
     char name[128];      /* "weights" for weights.png */
+    const char *ext;     /* ".png", or ".gif" for an animation */
     int placed;          /* 1 once it is in the page */
     int pending;         /* mentioned: goes in at the end of the paragraph, */
     int order;           /* in the order of the mentions */
@@ -206,14 +209,25 @@ typedef struct {
     const Chapter *chapter;   /* NULL for the main page */
     Figure figures[MAX_FIGURES];
     int nfigures;
-    int in_math;              /* inside a $$ ... $$ that spans lines */
+    int in_math;              /* inside a formula that spans lines: 2 for $$ ... $$, */
+                              /* 1 for $ ... $ (within its paragraph), else 0 */
     int in_span;              /* inside a code span that spans lines: its backticks */
     int order;                /* figures mentioned so far */
     int linked[MAX_CHAPTERS]; /* chapter c already linked in this paragraph */
 } Page;
 
-/* The chapter's figures as its demo wrote them: FIGDIR/chNN/NAME.png, each
- * copied to OUTDIR/images/chNN_NAME.png. */
+/* The extension of a figure's file name ("NAME.png" or "NAME.gif", n
+ * characters), or NULL if it is not one. */
+static const char *figure_ext(const char *file, size_t n)
+{
+    static const char *const exts[] = {".png", ".gif"};
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        if (n > 4 && memcmp(file + n - 4, exts[i], 4) == 0) return exts[i];
+    return NULL;
+}
+
+/* The chapter's figures as its demo wrote them: FIGDIR/chNN/NAME.png (or
+ * .gif), each copied to OUTDIR/images/chNN_NAME.png. */
 static void collect_figures(Page *p, const char *figdir, const char *outdir)
 {
     char dir[1024];
@@ -223,12 +237,13 @@ static void collect_figures(Page *p, const char *figdir, const char *outdir)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         size_t n = strlen(e->d_name);
-        if (n < 5 || strcmp(e->d_name + n - 4, ".png") != 0 || n - 4 >= sizeof p->figures[0].name)
-            continue;
+        const char *ext = figure_ext(e->d_name, n);
+        if (!ext || n - 4 >= sizeof p->figures[0].name) continue;
         if (p->nfigures == MAX_FIGURES) die("more than %d figures in %s", MAX_FIGURES, dir);
         Figure *f = &p->figures[p->nfigures++];
         memcpy(f->name, e->d_name, n - 4);
         f->name[n - 4] = '\0';
+        f->ext = ext;
         f->placed = f->pending = 0;
         char from[2048], to[2048];
         snprintf(from, sizeof from, "%s/%s", dir, e->d_name);
@@ -245,16 +260,17 @@ static void collect_figures(Page *p, const char *figdir, const char *outdir)
         }
 }
 
-/* A code span naming "NAME.png" or "out/chNN/NAME.png" of this chapter
- * marks that figure to be shown after the current paragraph. */
+/* A code span naming "NAME.png" or "out/chNN/NAME.png" (or .gif) of this
+ * chapter marks that figure to be shown after the current paragraph. */
 static void note_figure(Page *p, const char *span, size_t n)
 {
-    if (n < 5 || memcmp(span + n - 4, ".png", 4) != 0) return;
+    const char *ext = figure_ext(span, n);
+    if (!ext) return;
     const char *base = span + n;
     while (base > span && base[-1] != '/') base--;
     for (int i = 0; i < p->nfigures; i++) {
         Figure *f = &p->figures[i];
-        if (!f->placed && strlen(f->name) == (size_t)(span + n - 4 - base) &&
+        if (!f->placed && f->ext == ext && strlen(f->name) == (size_t)(span + n - 4 - base) &&
             memcmp(f->name, base, strlen(f->name)) == 0 && !f->pending) {
             f->pending = 1;
             f->order = p->order++;
@@ -264,8 +280,8 @@ static void note_figure(Page *p, const char *span, size_t n)
 
 static void emit_figure(Page *p, Figure *f)
 {
-    fprintf(p->out, "\\image html %s_%s.png \"out/%s/%s.png\"\n\n", p->chapter->label, f->name,
-            p->chapter->label, f->name);
+    fprintf(p->out, "\\image html %s_%s%s \"out/%s/%s%s\"\n\n", p->chapter->label, f->name,
+            f->ext, p->chapter->label, f->name, f->ext);
     f->placed = 1;
     f->pending = 0;
 }
@@ -360,7 +376,7 @@ static void emit_inline(Page *p, const char *s, size_t n, int heading)
         p->in_span = 0;
         i = plain = j;
     }
-    if (p->in_math) {   /* the rest of a $$ formula that spans lines */
+    if (p->in_math == 2) {   /* the rest of a $$ formula that spans lines */
         const char *close = strstr(s, "$$");
         if (!close || (size_t)(close - s) >= n) {
             fwrite(s, 1, n, p->out);
@@ -370,6 +386,17 @@ static void emit_inline(Page *p, const char *s, size_t n, int heading)
         fputs("\\f]", p->out);
         p->in_math = 0;
         i = plain = (size_t)(close - s) + 2;
+    } else if (p->in_math == 1) {   /* the rest of a $ formula that spans lines */
+        size_t j = 0;
+        while (j < n && !(s[j] == '$' && (j == 0 || s[j - 1] != '\\'))) j++;
+        if (j >= n) {
+            fwrite(s, 1, n, p->out);
+            return;
+        }
+        fwrite(s, 1, j, p->out);
+        fputs("\\f$", p->out);
+        p->in_math = 0;
+        i = plain = j + 1;
     }
     while (i < n) {
         if (s[i] == '\\' && i + 1 < n) {   /* an escaped character: \$ stays a dollar */
@@ -404,7 +431,7 @@ static void emit_inline(Page *p, const char *s, size_t n, int heading)
             if (!close || (size_t)(close - s) >= n) {
                 fputs("\\f[", p->out);
                 fwrite(s + i + 2, 1, n - i - 2, p->out);
-                p->in_math = 1;
+                p->in_math = 2;
                 return;
             }
             fprintf(p->out, "\\f[%.*s\\f]", (int)(close - s - i - 2), s + i + 2);
@@ -413,7 +440,12 @@ static void emit_inline(Page *p, const char *s, size_t n, int heading)
             FLUSH();
             size_t j = i + 1;
             while (j < n && !(s[j] == '$' && s[j - 1] != '\\')) j++;
-            if (j >= n) die("a $ formula does not close on its line");
+            if (j >= n) {   /* it goes on on the next line of the paragraph */
+                fputs("\\f$", p->out);
+                fwrite(s + i + 1, 1, n - i - 1, p->out);
+                p->in_math = 1;
+                return;
+            }
             fprintf(p->out, "\\f$%.*s\\f$", (int)(j - i - 1), s + i + 1);
             i = plain = j + 1;
         } else if (s[i] == '[' && !heading) {
@@ -483,6 +515,7 @@ static void convert(Page *p, char **lines, int nlines)
             fprintf(p->out, "%s\n", line);
             continue;
         }
+        if (p->in_math == 1 && line[0] == '\0') die("a $ formula does not close in its paragraph");
         if (!p->in_math && line[0] == '\0') {
             end_paragraph(p);
             int k = l + 1;
@@ -509,7 +542,8 @@ static void convert(Page *p, char **lines, int nlines)
     }
     page_line = nlines;
     if (fence) die("a ``` code block never closes");
-    if (p->in_math) die("a $$ formula never closes");
+    if (p->in_math == 2) die("a $$ formula never closes");
+    if (p->in_math == 1) die("a $ formula never closes");
     if (p->in_span) die("a code span never closes");
     fputc('\n', p->out);
     flush_figures(p);

@@ -1,12 +1,15 @@
-/*
- * train.h - chapter 10: one training step's worth of calculus for the whole
+/**
+ * \file train.h
+ * \brief Chapter 10: one training step's worth of calculus for the whole
  * model of chapter 9: a forward pass that keeps what the backward pass needs,
  * the backward pass, and dropout.
  *
  * Every sublayer of the encoder and decoder sits in the same residual block
  * (chapter 6), in one of two orders:
- *   post-norm: x' = norm(x + dropout(sublayer(x)))
- *   pre-norm:  x' = x + dropout(sublayer(norm(x)))
+ * \verbatim
+   post-norm: x' = norm(x + dropout(sublayer(x)))
+   pre-norm:  x' = x + dropout(sublayer(norm(x)))
+   \endverbatim
  * so one block forward and one block backward serve all five kinds of
  * sublayer use (encoder self-attention and feed-forward; decoder
  * self-attention, cross-attention and feed-forward). Dropout is the paper's
@@ -16,7 +19,9 @@
  * Gradients go into a Transformer whose views point into params.grad
  * (transformer_grad_view), so they sit under the same names as the
  * parameters and an optimiser step is one loop over one array.
+ *
  * Sizes: S source length, T target length, E d_model, Vt target vocabulary.
+ * \ingroup api_ch10
  */
 #ifndef TRAIN_H
 #define TRAIN_H
@@ -24,31 +29,74 @@
 #include <stdint.h>
 #include "transformer.h"
 
-/* A batch of B pairs of equal lengths (shorter sequences padded with 0). */
+/**
+ * \defgroup api_ch10 Chapter 10: training
+ * \brief Backward passes, cross-entropy with label smoothing, Adam with the
+ * paper's warm-up schedule, dropout, the copy and reverse tasks, training
+ * runs with checkpoints, animated figures. The chapter: \ref ch10.
+ * @{
+ */
+
+/** \brief A batch of B pairs of equal lengths (shorter sequences padded with 0). */
 typedef struct {
-    int B, S, T;
-    const int64_t *src;       /* (B, S) source ids */
-    const int64_t *tgt;       /* (B, T) decoder input: BOS y1 y2 ... */
-    const int64_t *tgt_out;   /* (B, T) what each position must predict: y1 y2 ... EOS */
+    int B,                    ///< pairs
+        S,                    ///< source length
+        T;                    ///< target length
+    const int64_t *src;       ///< (B, S) source ids
+    const int64_t *tgt;       ///< (B, T) decoder input: BOS y1 y2 ...
+    const int64_t *tgt_out;   ///< (B, T) what each position must predict: y1 y2 ... EOS
 } Batch;
 
-/* A Transformer with the model's shapes whose views point into m->params.grad
- * (allocated here if it is not yet). Free with transformer_grad_view_free. */
+/**
+ * \brief A Transformer with the model's shapes whose views point into
+ * m->params.grad (allocated here if it is not yet).
+ * \param[out] g the gradient views, to release with transformer_grad_view_free
+ * \param m the model
+ */
 void transformer_grad_view(Transformer *g, Transformer *m);
+/**
+ * \brief Releases the layer arrays of the views (the gradients stay in the model).
+ * \param g the gradient views
+ */
 void transformer_grad_view_free(Transformer *g);
 
-/* Dropout in place: each entry is zeroed with probability p, the others are
- * scaled by 1 / (1 - p); keep (same shape) records the multipliers for the
- * backward pass. p = 0 changes nothing and draws no random numbers. */
+/**
+ * \brief Dropout in place: each entry is zeroed with probability p, the
+ * others are scaled by 1 / (1 - p).
+ *
+ * p = 0 changes nothing and draws no random numbers.
+ * \param[in,out] x (N, E)
+ * \param[out] keep (N, E) the multipliers, 0 or 1 / (1 - p), for the backward pass
+ * \param p the probability of zeroing
+ * \param r the random generator
+ */
 void dropout_forward(Mat x, Mat keep, float p, Rng *r);
 
-/* The gradients of the batch's mean loss, written into m->params.grad (set to
- * zero first); returns the mean loss (torch.nn.CrossEntropyLoss with
- * ignore_index 0 and label_smoothing). dropout 0 makes it deterministic. */
+/**
+ * \brief The gradients of the batch's mean loss, written into m->params.grad
+ * (set to zero first).
+ *
+ * The loss is torch.nn.CrossEntropyLoss with ignore_index 0 and
+ * label_smoothing. dropout 0 makes it deterministic.
+ * \param m the model; its params.grad is written
+ * \param b the batch
+ * \param smoothing the label smoothing
+ * \param dropout the probability of dropout
+ * \param r the random generator for dropout
+ * \return the mean loss
+ */
 double transformer_backward(Transformer *m, const Batch *b, float smoothing, float dropout,
                             Rng *r);
 
-/* The batch's mean loss with no gradients (evaluation: no dropout). */
+/**
+ * \brief The batch's mean loss with no gradients (evaluation: no dropout).
+ * \param m the model
+ * \param b the batch
+ * \param smoothing the label smoothing
+ * \return the mean loss
+ */
 double transformer_loss(const Transformer *m, const Batch *b, float smoothing);
+
+/** @} */
 
 #endif

@@ -1,5 +1,6 @@
-/*
- * trainer.h - chapter 10: a training run on the copy or reverse task
+/**
+ * \file trainer.h
+ * \brief Chapter 10: a training run on the copy or reverse task
  * (tasks.h): the model, Adam and its schedule, the loop with a held-out loss
  * at intervals, a progress line, checkpoints, and Ctrl-C that stops cleanly.
  *
@@ -9,6 +10,7 @@
  * dropout. The data of step k are therefore a function of (seed, k) alone,
  * which is what makes a resumed run bit-identical to an uninterrupted one:
  * a checkpoint needs the seed and the step, never a generator's state.
+ * \ingroup api_ch10
  */
 #ifndef TRAINER_H
 #define TRAINER_H
@@ -19,76 +21,132 @@
 #include "transformer.h"
 #include "util.h"
 
-/* Everything that decides the numbers of a run (all saved in a checkpoint). */
+/** \addtogroup api_ch10
+ *  @{ */
+
+/** \brief Everything that decides the numbers of a run (all saved in a checkpoint). */
 typedef struct {
-    TransformerConfig model;   /* sizes; the vocabularies are the task's */
-    int xavier;                /* 1: every matrix re-initialised Xavier-uniform */
-    Task task;
-    int batch;                 /* B pairs per step */
-    uint64_t seed;
-    float dropout;             /* the paper's P_drop (0.1) */
-    float smoothing;           /* the paper's label smoothing (0.1) */
-    float factor;              /* noam_rate's factor */
-    int warmup;                /* noam_rate's warm-up steps */
-    float lr;                  /* > 0: this constant rate instead of the schedule */
-    float clip;                /* > 0: clip the gradient norm to this */
-    long steps;                /* the length of the run, where --resume continues to */
+    TransformerConfig model;   ///< sizes; the vocabularies are the task's
+    int xavier;                ///< 1: every matrix re-initialised Xavier-uniform
+    Task task;                 ///< copy or reverse
+    int batch;                 ///< B pairs per step
+    uint64_t seed;             ///< names every random stream of the run
+    float dropout;             ///< the paper's P_drop (0.1)
+    float smoothing;           ///< the paper's label smoothing (0.1)
+    float factor;              ///< noam_rate's factor
+    int warmup;                ///< noam_rate's warm-up steps
+    float lr;                  ///< > 0: this constant rate instead of the schedule
+    float clip;                ///< > 0: clip the gradient norm to this
+    long steps;                ///< the length of the run, where --resume continues to
 } TrainConfig;
 
+/** \brief A training run: its settings, model, optimiser, history and best parameters. */
 typedef struct {
-    TrainConfig cfg;
-    Transformer m;
-    Adam adam;                 /* betas 0.9, 0.98 and eps 1e-9, as the paper */
-    long step;                 /* steps done */
-    float *loss;               /* (step) the training loss of every step done */
-    long loss_cap;
-    int points, points_cap;    /* held-out measurements so far */
-    float *eval_step;          /* (points) the step of each */
-    float *eval_loss;          /* (points) the held-out loss there */
-    double seconds;            /* time spent training, over every session */
-    TaskData heldout;          /* the fixed held-out pairs */
-    float *best;               /* (params.size) the parameters of the lowest held-out loss */
-    long best_step;            /* where they were measured */
-    float best_loss;           /* that loss (INFINITY before the first measurement) */
+    TrainConfig cfg;           ///< the settings
+    Transformer m;             ///< the model being trained
+    Adam adam;                 ///< betas 0.9, 0.98 and eps 1e-9, as the paper
+    long step;                 ///< steps done
+    float *loss;               ///< (step) the training loss of every step done
+    long loss_cap;             ///< room in loss
+    int points,                ///< held-out measurements so far
+        points_cap;            ///< room for them
+    float *eval_step;          ///< (points) the step of each
+    float *eval_loss;          ///< (points) the held-out loss there
+    double seconds;            ///< time spent training, over every session
+    TaskData heldout;          ///< the fixed held-out pairs
+    float *best;               ///< (params.size) the parameters of the lowest held-out loss
+    long best_step;            ///< where they were measured
+    float best_loss;           ///< that loss (INFINITY before the first measurement)
 } Trainer;
 
+/** \brief The size of the held-out set. */
 enum { HELDOUT_PAIRS = 128 };
 
-/* A fresh run: a new model (from the seed) and Adam at step 0. */
+/**
+ * \brief A fresh run: a new model (from the seed) and Adam at step 0.
+ * \param[out] t the run, to release with trainer_free
+ * \param c the settings
+ */
 void trainer_new(Trainer *t, const TrainConfig *c);
+/**
+ * \brief Releases the model, Adam's moments, the history and the held-out pairs.
+ * \param t the run
+ */
 void trainer_free(Trainer *t);
-/* The learning rate of step k (counting from 1). */
+/**
+ * \brief The learning rate of step k (counting from 1).
+ * \param c the settings: the schedule, or a constant lr
+ * \param k the step, from 1
+ * \return the rate
+ */
 float trainer_rate(const TrainConfig *c, long k);
-/* One step on the batch of step t->step + 1; returns its mean loss. */
+/**
+ * \brief One step on the batch of step t->step + 1.
+ * \param t the run; its model, Adam, step and history advance
+ * \param[out] batch room for B pairs (task_data_new), filled with the step's pairs
+ * \return the step's mean loss
+ */
 double trainer_step(Trainer *t, TaskData *batch);
-/* The mean loss on the held-out pairs (no dropout), recorded at t->step;
- * the parameters are kept in t->best when it is the lowest so far. */
+/**
+ * \brief The mean loss on the held-out pairs (no dropout), recorded at t->step;
+ * the parameters are kept in t->best when it is the lowest so far.
+ * \param t the run
+ * \return the held-out loss
+ */
 double trainer_evaluate(Trainer *t);
-/* A model holding the best parameters (free with transformer_free). */
+/**
+ * \brief A model holding the best parameters.
+ * \param[out] best the model, to release with transformer_free
+ * \param t the run
+ */
 void trainer_best_model(Transformer *best, const Trainer *t);
-/* n test pairs, drawn from their own stream: never seen in training. */
+/**
+ * \brief n test pairs, drawn from their own stream: never seen in training.
+ * \param[out] d the pairs, to release with task_data_free
+ * \param c the settings (the task and the seed)
+ * \param n the number of pairs
+ */
 void trainer_test_data(TaskData *d, const TrainConfig *c, int n);
 
-/* How a run is driven. on_eval (may be NULL) is called after each held-out
- * measurement, e.g. to record the attention for an animation. */
+/**
+ * \brief How a run is driven. on_eval (may be NULL) is called after each
+ * held-out measurement, e.g. to record the attention for an animation.
+ */
 typedef struct {
-    long steps;                /* the step to reach (a total, not a count) */
-    int eval_every;            /* held-out loss, and checkpoint, every this many steps */
-    int print_every;           /* a line on stdout every this many steps (a multiple of
-                                  eval_every; 0: at every held-out point) */
-    const char *checkpoint;    /* .npz file written then and at the end; NULL: none */
-    void (*on_eval)(const Trainer *t, void *ctx);
-    void *ctx;
+    long steps;                ///< the step to reach (a total, not a count)
+    int eval_every;            ///< held-out loss, and checkpoint, every this many steps
+    int print_every;           ///< \brief a line on stdout every this many steps (a multiple
+                               ///< of eval_every; 0: at every held-out point)
+    const char *checkpoint;    ///< .npz file written then and at the end; NULL: none
+    void (*on_eval)(const Trainer *t, void *ctx);   ///< called with ctx, or NULL
+    void *ctx;                 ///< passed to on_eval
 } RunOpts;
 
-/* Trains from t->step to o->steps. Returns 0 when done, 1 when stopped by
- * Ctrl-C (a checkpoint is written first, if there is a path), -1 with err set
- * when a checkpoint cannot be written. */
+/**
+ * \brief Trains from t->step to o->steps.
+ * \param t the run
+ * \param o the length, the intervals, the checkpoint and on_eval
+ * \param[out] err the message when a checkpoint cannot be written
+ * \return 0 when done, 1 when stopped by Ctrl-C (a checkpoint is written
+ *         first, if there is a path), -1 with err set when a checkpoint
+ *         cannot be written
+ */
 int trainer_run(Trainer *t, const RunOpts *o, Error *err);
 
-/* Appends one held-out point (used by trainer_evaluate and by checkpoint_load). */
+/**
+ * \brief Appends one held-out point (used by trainer_evaluate and by checkpoint_load).
+ * \param t the run
+ * \param step the step it was measured at
+ * \param loss the held-out loss
+ */
 void trainer_record_eval(Trainer *t, float step, float loss);
-/* Appends the loss of one step. */
+/**
+ * \brief Appends the loss of one step.
+ * \param t the run
+ * \param loss the step's mean loss
+ */
 void trainer_record_loss(Trainer *t, float loss);
+
+/** @} */
 
 #endif
