@@ -38,6 +38,11 @@ PROGRAM_DIRS := $(sort $(patsubst %/main.c,%,$(wildcard chapters/[0-9][0-9]-*/ma
 COMMON_SRC   := $(wildcard common/*.c)
 CONCEPT_SRC  := $(filter-out %/main.c,$(wildcard $(addsuffix /*.c,$(CHAPTER_DIRS))))
 TEST_SRC     := $(filter-out tests/bench_%,$(wildcard tests/*.c))
+# Chapter 12 needs MPI and is built apart (see build/bin/ch12 below): its
+# code is neither in the library nor a plain program.
+MPI_DIR      := chapters/12-data-parallel
+CONCEPT_SRC  := $(filter-out $(MPI_DIR)/%,$(CONCEPT_SRC))
+PROGRAM_DIRS := $(filter-out $(MPI_DIR),$(PROGRAM_DIRS))
 
 CPPFLAGS := -D_POSIX_C_SOURCE=200809L -Icommon $(addprefix -I,$(CHAPTER_DIRS))
 CPPFLAGS += $(OMP_FLAGS) $(BLAS_CFLAGS)
@@ -71,6 +76,29 @@ $(BUILD)/bin/$(call chnum,$(1)): $(call obj,$(1)/main.c) $(LIB)
 	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach d,$(PROGRAM_DIRS),$(eval $(call chapter_program,$(d))))
+
+# build/bin/ch12 <- chapters/12-data-parallel/*.c + the library + MPI, when
+# mpicc is there (Debian: openmpi-bin and libopenmpi-dev); without it, make
+# skips chapter 12 with a note. MPI's headers count as system headers, so
+# -Werror judges the book's code only.
+MPICC      ?= mpicc
+MPI_CFLAGS := $(patsubst -I%,-isystem %,$(filter -I%,$(shell $(MPICC) --showme:compile 2>/dev/null)))
+MPI_LIBS   := $(shell $(MPICC) --showme:link 2>/dev/null)
+MPI_SRC    := $(wildcard $(MPI_DIR)/*.c)
+CH12       := $(BUILD)/bin/ch12
+ifneq ($(MPI_LIBS),)
+ifneq ($(wildcard $(MPI_DIR)/main.c),)
+PROGRAMS   += $(CH12)
+all: $(CH12)
+$(call obj,$(MPI_SRC)): CPPFLAGS += $(MPI_CFLAGS)
+$(call obj,$(MPI_SRC)): $(BUILD)/switches
+$(CH12): $(call obj,$(MPI_SRC)) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(MPI_LIBS) $(LDLIBS)
+endif
+else
+$(info chapter 12 skipped: no MPI (Debian: apt-get install openmpi-bin libopenmpi-dev))
+endif
 
 $(TEST_BIN): $(call obj,$(TEST_SRC)) $(LIB)
 	@mkdir -p $(@D)
@@ -115,6 +143,69 @@ sanitize: deps              ## the tests under AddressSanitizer and UndefinedBeh
 fixtures:                   ## regenerate tests/fixtures (python3-numpy, python3-torch; PYTHON=...)
 	cd tests/fixtures && for s in make_*.py; do $(PYTHON) $$s || exit 1; done
 
+# ------------------------------------------------------------------ hostile input
+# libFuzzer targets for the readers of untrusted files and for option
+# parsing (tests/fuzz/fuzz_*.c), built with clang, AddressSanitizer and
+# UndefinedBehaviorSanitizer into build/fuzz/. Each runs FUZZ_SECONDS from
+# its committed seeds (tests/fuzz/corpus/NAME), keeping what it discovers in
+# build/fuzz/corpus/NAME; a crash fails, leaving build/fuzz/NAME-crash-*.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := npy npz model checkpoint cli
+FUZZ_DIR     := build/fuzz
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+                -fno-sanitize-recover=all -fsanitize=fuzzer-no-link
+
+# (inside the sub-make below: BUILD=build/fuzz, CC=clang, CFLAGS=FUZZ_CFLAGS)
+$(BUILD)/fuzz_cli: tests/fuzz/fuzz_cli.c common/cli.c $(LIB)   # cli.c with exit() jumping back
+	$(CC) $(WARN) $(CFLAGS) -fsanitize=fuzzer $(CPPFLAGS) -Dexit=fuzz_exit -o $@ $^ $(LDLIBS)
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_file.h $(LIB)
+	$(CC) $(WARN) $(CFLAGS) -fsanitize=fuzzer $(CPPFLAGS) -Itests/fuzz -o $@ $< $(LIB) $(LDLIBS)
+$(BUILD)/make_seeds: tests/fuzz/make_seeds.c tests/fuzz/fuzz_file.h $(LIB)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Itests/fuzz -o $@ $< $(LIB) $(LDLIBS)
+
+fuzz:                       ## libFuzzer on the .npy, .npz, model and checkpoint readers and the options (FUZZ_SECONDS=30 each)
+	@command -v clang >/dev/null || { echo "make fuzz: needs clang (Debian: apt-get install clang)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory CC=clang OMP=0 BUILD=$(FUZZ_DIR) CFLAGS="$(FUZZ_CFLAGS)" \
+	    $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_TARGETS)) $(FUZZ_DIR)/make_seeds
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_DIR)/corpus/$$t; \
+	    $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+	        -artifact_prefix=$(FUZZ_DIR)/$$t- $(FUZZ_DIR)/corpus/$$t tests/fuzz/corpus/$$t \
+	        > $(FUZZ_DIR)/$$t.log 2>&1 || { tail -60 $(FUZZ_DIR)/$$t.log; echo "fuzz_$$t: failed" >&2; exit 1; }; \
+	    printf 'fuzz_%-11s %9s inputs run in %s s, %s kept in %s, no crash\n' $$t \
+	        $$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/$$t.log) $(FUZZ_SECONDS) \
+	        $$(ls $(FUZZ_DIR)/corpus/$$t | wc -l) $(FUZZ_DIR)/corpus/$$t; \
+	done
+
+# Every chapter's demo under valgrind's memcheck: an error, or a byte
+# definitely lost, fails. Chapter 10's demo takes 20 s natively and far
+# longer here (valgrind emulates the matrix multiply's FMA instructions in
+# software), so it is replaced by what covers the same code in seconds: a
+# small training run with its figures, its --resume, and the file mode.
+VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+            --show-leak-kinds=definite
+VG_OUT   := $(BUILD)/valgrind
+VG_CH10  := --task copy --d-model 16 --d-ff 32 --layers 1 --batch 4 --test 10 --out $(VG_OUT)/ch10
+VG_FILES := --params tests/fixtures/ch10_post_model.npz --src tests/fixtures/ch10_post_src.npy \
+            --tgt tests/fixtures/ch10_post_tgt.npy --tgt-out tests/fixtures/ch10_post_tgt_out.npy
+valgrind:                   ## every demo under valgrind memcheck: 0 errors, 0 bytes definitely lost
+	@command -v valgrind >/dev/null || { echo "make valgrind: needs valgrind (Debian: apt-get install valgrind)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory $(PROGRAMS)
+	@rm -rf $(VG_OUT) && mkdir -p $(VG_OUT)
+	@export OMP_NUM_THREADS=1; \
+	for p in $(filter-out %/ch10 %/ch12,$(PROGRAMS)); do \
+	    n=$$(basename $$p); echo "valgrind $$n (demo)"; \
+	    $(VALGRIND) $$p --out $(VG_OUT)/$$n > $(VG_OUT)/$$n.log || { echo "$$n: memcheck failed" >&2; exit 1; }; \
+	done; \
+	echo "valgrind ch10 (a short run, --resume, file mode)"; \
+	$(VALGRIND) $(BUILD)/bin/ch10 $(VG_CH10) --steps 10 --eval-every 5 > $(VG_OUT)/ch10.log && \
+	$(VALGRIND) $(BUILD)/bin/ch10 --resume --checkpoint $(VG_OUT)/ch10/copy.npz --steps 14 \
+	    --test 10 --plot none --out $(VG_OUT)/ch10 >> $(VG_OUT)/ch10.log && \
+	$(VALGRIND) $(BUILD)/bin/ch10 $(VG_FILES) --steps 3 --lr 0.01 --grads $(VG_OUT)/ch10/g.npz \
+	    --params-out $(VG_OUT)/ch10/p.npz --plot png --out $(VG_OUT)/ch10 >> $(VG_OUT)/ch10.log || \
+	    { echo "ch10: memcheck failed" >&2; exit 1; }
+	@echo "valgrind: no memory errors, nothing definitely lost"
+
 # build/bin/bench <- tests/bench_main.c + the library, and OpenBLAS for its
 # columns when pkg-config finds it; tests/bench_torch.py is its PyTorch twin.
 BENCH_BIN  := $(BUILD)/bin/bench
@@ -128,6 +219,11 @@ bench:                      ## matmul GFLOP/s, training-step speed; OpenBLAS, Py
 	@$(MAKE) --no-print-directory $(BENCH_BIN)
 	@py=$$(for p in $(PYTHON) /usr/bin/python3; do $$p -c 'import torch' 2>/dev/null && { echo $$p; break; }; done); \
 	$(BENCH_BIN) $${py:+--torch "$$py tests/bench_torch.py"}
+
+bench-mpi:                  ## chapter 12: tokens/s on 1 and 2 MPI ranks, and the scaling efficiency
+	@test -n "$(MPI_LIBS)" || { echo "bench-mpi: needs MPI (Debian: apt-get install openmpi-bin libopenmpi-dev)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory $(CH12)
+	@sh $(MPI_DIR)/bench.sh $(CH12)
 
 # ------------------------------------------------------------------ the book
 # A chapter is in the book once its header opens its Doxygen group
@@ -218,4 +314,4 @@ help:                       ## this list
 	@for d in $(PROGRAM_DIRS); do echo "  $(BUILD)/bin/ch$$(basename $$d | cut -c1-2)   $$d"; done
 	@echo "Variables: CC=gcc|clang  OPT=-O2  OMP=0 (no OpenMP)  BLAS=openblas (mat_mul calls OpenBLAS)"
 
-.PHONY: all deps tour test sanitize fixtures bench docs notebooks notebooks-render notebooks-check clean distclean help FORCE
+.PHONY: all deps tour test sanitize fixtures fuzz valgrind bench bench-mpi docs notebooks notebooks-render notebooks-check clean distclean help FORCE

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const char *cli_prog = "program";
 
@@ -18,10 +20,14 @@ void cli_init(const char *prog) { cli_prog = prog; }
 
 static _Noreturn void die(int code, const char *fmt, va_list ap)
 {
+    char msg[4096];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    /* A word of the command line or a file name may hold a newline or a
+     * terminal's escape character: shown as '?', the message stays one line. */
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     fflush(stdout);
-    fprintf(stderr, "%s: ", cli_prog);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    fprintf(stderr, "%s: %s\n", cli_prog, msg);
     exit(code);
 }
 
@@ -97,6 +103,52 @@ void cli_save_mat(const char *path, Mat m)
 {
     Error err;
     if (npy_save_mat(path, m, &err) != 0) data_error_from(&err);
+}
+
+void cli_check_output(const char *path, const char *option)
+{
+    AtomicFile af;
+    Error err;
+    if (!path) return;
+    if (atomic_open(&af, path, &err) != 0) data_error("%s (%s)", err.msg, option);
+    atomic_abort(&af);
+}
+
+void cli_check_outdir(const PlotOpts *o)
+{
+    if (o->format == PLOT_NONE) return;
+    const char *dir = o->outdir;
+    char *p = xstrdup(dir);
+    char *deepest = xstrdup(dir[0] == '/' ? "/" : ".");   /* the deepest part that exists */
+    struct stat st;
+    /* Each prefix "a", "a/b", "a/b/c" in turn, until one does not exist yet. */
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0') continue;
+        char c = *s;
+        *s = '\0';
+        if (stat(p, &st) != 0) {
+            if (errno == ENOENT) break;                 /* created later, with the rest */
+            data_error("%s: --out: cannot use %s: %s", dir, p, strerror(errno));
+        }
+        if (!S_ISDIR(st.st_mode)) data_error("%s: --out: %s is not a directory", dir, p);
+        free(deepest);
+        deepest = xstrdup(p);
+        *s = c;
+        if (c == '\0') break;
+    }
+    if (access(deepest, W_OK | X_OK) != 0)
+        data_error("%s: --out: cannot create files in %s: %s", dir, deepest, strerror(errno));
+    free(deepest);
+    free(p);
+}
+
+void cli_check_finite(const float *data, size_t n, const char *inputs)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(data[i]))
+            data_error("%s: the result overflows float32 (%s at flat index %zu): inputs or "
+                       "parameters too large; nothing written", inputs,
+                       isnan(data[i]) ? "NaN" : "infinity", i);
 }
 
 void common_opts_init(CommonOpts *c, const char *default_out)

@@ -120,6 +120,37 @@ void cli_save_f32(const char *path, const float *data, int ndim, const int64_t *
  * \param m (R, C)
  */
 void cli_save_mat(const char *path, Mat m);
+/**
+ * \brief Checks, before any work, that an output file can be written: makes
+ * and removes its temporary file (util.h's AtomicFile).
+ *
+ * Called for every output option before anything is computed or written, so
+ * that a typo in one output path neither costs a long run nor leaves the
+ * other outputs of a failed run written. Otherwise a data error naming the
+ * file, the problem and the option.
+ * \param path the file; NULL (the option was not given) checks nothing
+ * \param option the option that named it (`--output`)
+ */
+void cli_check_output(const char *path, const char *option);
+/**
+ * \brief Checks, before any work, that figures can be written under
+ * o->outdir, which is created when they are: every part of it that exists
+ * must be a directory, and the deepest one writable. Nothing to check for
+ * PLOT_NONE. Otherwise a data error naming `--out`, the directory and the problem.
+ * \param o the format and the folder
+ */
+void cli_check_outdir(const PlotOpts *o);
+/**
+ * \brief Checks, before it is written, that a result holds no NaN or infinity.
+ *
+ * Finite inputs can still overflow float32: entries near 3e38, or a model
+ * whose parameters are that large. The contract allows no NaN in an output
+ * file, so this is a data error naming the inputs, and nothing is written.
+ * \param data n floats
+ * \param n their number
+ * \param inputs the files that gave them, for the message ("Q.npy, K.npy and V.npy")
+ */
+void cli_check_finite(const float *data, size_t n, const char *inputs);
 /** @} */
 
 /** \brief The options every program shares, with their defaults. */

@@ -94,8 +94,8 @@ static int ignored(const char *name, const char *const *ignore)
     return 0;
 }
 
-int params_load(ParamSet *ps, const Npz *z, const char *path, const char *const *ignore,
-                Error *err)
+int params_check(const ParamSet *ps, const Npz *z, const char *path, const char *const *ignore,
+                 Error *err)
 {
     for (int i = 0; i < ps->count; i++) {
         const Param *p = &ps->items[i];
@@ -107,12 +107,23 @@ int params_load(ParamSet *ps, const Npz *z, const char *path, const char *const 
         if (bad >= 0)
             return error_set(err, "%s: %s holds %g at flat index %lld; parameters must be finite",
                              path, p->name, (double)t->f[bad], (long long)bad);
-        memcpy(ps->data + p->offset, t->f, (size_t)t->size * sizeof(float));
     }
     for (int i = 0; i < z->count; i++)
         if (!params_find(ps, z->names[i]) && !ignored(z->names[i], ignore))
             return error_set(err, "%s: unexpected array '%s' (a name this model does not have)",
                              path, z->names[i]);
+    return 0;
+}
+
+int params_load(ParamSet *ps, const Npz *z, const char *path, const char *const *ignore,
+                Error *err)
+{
+    if (params_check(ps, z, path, ignore, err) != 0) return -1;
+    for (int i = 0; i < ps->count; i++) {
+        const Param *p = &ps->items[i];
+        const Tensor *t = npz_get(z, p->name);
+        memcpy(ps->data + p->offset, t->f, (size_t)t->size * sizeof(float));
+    }
     return 0;
 }
 

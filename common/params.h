@@ -141,6 +141,22 @@ Mat params_gradf(const ParamSet *ps, const char *fmt, ...)
  */
 int params_load(ParamSet *ps, const Npz *z, const char *path, const char *const *ignore,
                 Error *err);
+/**
+ * \brief Everything params_load checks, without copying: works before
+ * params_alloc.
+ *
+ * A loader that reads sizes off a file's shapes calls it before allocating,
+ * so that a small file (a deflated array of zeros can claim a width of 10000
+ * in a few bytes) cannot make it allocate gigabytes for tensors it does not hold.
+ * \param ps the set, declared (allocated or not)
+ * \param z the arrays
+ * \param path the file, for messages
+ * \param ignore NULL-terminated list of name prefixes such as "config.", or NULL
+ * \param[out] err the message on failure
+ * \return 0, or -1 with err set
+ */
+int params_check(const ParamSet *ps, const Npz *z, const char *path, const char *const *ignore,
+                 Error *err);
 
 /**
  * \brief Adds every tensor to a writer, under its name and PyTorch shape.

@@ -36,6 +36,10 @@ int main(void)
     srunner_add_suite(sr, transformer_suite());
     srunner_add_suite(sr, backward_suite());
     srunner_add_suite(sr, train_suite());
+    srunner_add_suite(sr, batched_suite());
+    srunner_add_suite(sr, survival_suite());
+    srunner_add_suite(sr, data_parallel_suite());
+    srunner_add_suite(sr, bad_input_suite());
     srunner_add_suite(sr, pages_suite());
 
     srunner_run_all(sr, CK_NORMAL);

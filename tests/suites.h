@@ -38,5 +38,9 @@ Suite *transformer_suite(void);
 Suite *backward_suite(void);
 Suite *train_suite(void);
 Suite *gemm_suite(void);
+Suite *batched_suite(void);
+Suite *bad_input_suite(void);
+Suite *survival_suite(void);
+Suite *data_parallel_suite(void);
 
 #endif

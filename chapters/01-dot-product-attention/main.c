@@ -119,6 +119,10 @@ static void run_files(const Files *f, const CommonOpts *opts)
     Mat weights = mat_new(q.rows, k.rows);   /* (L, S) */
     Mat output = mat_new(q.rows, v.cols);    /* (L, Dv) */
     attention_forward(output, weights, q, k, v);
+    int i, j;
+    if (!mat_all_finite(weights, &i, &j) || !mat_all_finite(output, &i, &j))
+        data_error("%s, %s and %s: the result overflows float32 (inputs too large); "
+                   "nothing written", f->query, f->key, f->value);
 
     Error err;
     if (f->output && npy_save_mat(f->output, output, &err) != 0) data_error_from(&err);
@@ -176,12 +180,16 @@ int main(int argc, char **argv)
     if (given == 0 && (f.output || f.attn))
         usage_error("--output and --attn need --query, --key and --value");
     if (given == 0) {
+        cli_check_outdir(&opts.plot);
         run_demo(&opts);
     } else if (given < 3) {
         usage_error("%s: --query, --key and --value go together", !f.query ? "--query"
                                                                   : !f.key ? "--key"
                                                                            : "--value");
     } else {
+        cli_check_output(f.output, "--output");   /* before any work: see cli.h */
+        cli_check_output(f.attn, "--attn");
+        if (f.plot_given) cli_check_outdir(&opts.plot);
         run_files(&f, &opts);
     }
     return 0;

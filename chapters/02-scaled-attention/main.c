@@ -367,12 +367,16 @@ int main(int argc, char **argv)
     if (given == 0 && (f.output || f.attn))
         usage_error("--output and --attn need --query, --key and --value");
     if (given == 0) {
+        cli_check_outdir(&opts.plot);
         run_demo(&opts);
     } else if (given < 3) {
         usage_error("%s: --query, --key and --value go together", !f.query ? "--query"
                                                                   : !f.key ? "--key"
                                                                            : "--value");
     } else {
+        cli_check_output(f.output, "--output");   /* before any work: see cli.h */
+        cli_check_output(f.attn, "--attn");
+        if (f.plot_given) cli_check_outdir(&opts.plot);
         run_files(&f, &opts);
     }
     return 0;

@@ -375,6 +375,8 @@ static void run_files(const Files *f, const CommonOpts *opts)
     }
 
     int64_t out_shape[3] = {B, L, E}, attn_shape[4] = {B, H, L, S};
+    cli_check_finite(out, (size_t)B * le, f->params);   /* the parameters or the inputs */
+    cli_check_finite(attn, (size_t)B * hls, f->params);
     if (f->output) cli_save_f32(f->output, out, q.ndim, out_shape + !batched);
     if (f->attn) cli_save_f32(f->attn, attn, q.ndim + 1, attn_shape + !batched);
 
@@ -460,6 +462,7 @@ int main(int argc, char **argv)
                           : f.key_padding ? "--key-padding-mask" : NULL;
         if (extra)
             usage_error("%s: needs --params, --heads, --query, --key and --value", extra);
+        cli_check_outdir(&opts.plot);
         run_demo(&opts, f.causal);
     } else if (given < 5) {
         const char *missing = !f.params ? "--params" : !f.heads ? "--heads" : !f.query ? "--query"
@@ -467,6 +470,9 @@ int main(int argc, char **argv)
         usage_error("%s: missing; --params, --heads, --query, --key and --value go together",
                     missing);
     } else {
+        cli_check_output(f.output, "--output");   /* before any work: see cli.h */
+        cli_check_output(f.attn, "--attn");
+        if (f.plot_given) cli_check_outdir(&opts.plot);
         run_files(&f, &opts);
     }
     return 0;

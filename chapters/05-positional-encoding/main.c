@@ -357,6 +357,7 @@ int main(int argc, char **argv)
     int given = (t.positions != 0) + (t.dim != 0);
     if (given == 0 && t.output) usage_error("--output needs --positions and --dim");
     if (given == 0) {
+        cli_check_outdir(&opts.plot);
         run_demo(&opts);
         return 0;
     }
@@ -370,6 +371,8 @@ int main(int argc, char **argv)
         (t.positions > MAX_PLOT_SIDE || t.dim > MAX_PLOT_SIDE))
         usage_error("--plot: a (%ld, %ld) table is too large to draw (at most %d positions and "
                     "%d dimensions)", t.positions, t.dim, MAX_PLOT_SIDE, MAX_PLOT_SIDE);
+    cli_check_output(t.output, "--output");   /* before any work: see cli.h */
+    if (t.plot_given) cli_check_outdir(&opts.plot);
     run_table(&t, &opts);
     return 0;
 }

@@ -625,11 +625,14 @@ int main(int argc, char **argv)
     if (given == 0) {
         const char *extra = f.output ? "--output" : f.key_padding ? "--key-padding-mask" : NULL;
         if (extra) usage_error("%s: needs --params, --heads and --input", extra);
+        cli_check_outdir(&opts.plot);
         run_demo(&opts, f.norm_first);
     } else if (given < 3) {
         usage_error("%s: missing; --params, --heads and --input go together",
                     !f.params ? "--params" : !f.heads ? "--heads" : "--input");
     } else {
+        cli_check_output(f.output, "--output");   /* before any work: see cli.h */
+        if (f.plot_given) cli_check_outdir(&opts.plot);
         run_files(&f, &opts);
     }
     return 0;

@@ -322,12 +322,14 @@ static Config read_config(const Npz *z, const char *path)
     c.V = (int)t->shape[0];
     c.E = (int)t->shape[1];
     char name[64];
-    for (c.N = 0;; c.N++) {
+    enum { MAX_LAYERS = 1000 };   /* a bound, so that counting and declaring stay quick */
+    for (c.N = 0; c.N <= MAX_LAYERS; c.N++) {
         snprintf(name, sizeof name, "encoder.layers.%d.linear1.weight", c.N);
         if (!npz_get(z, name)) break;
     }
     if (c.N == 0)
         data_error("%s: no encoder layer (encoder.layers.0.linear1.weight is missing)", path);
+    if (c.N > MAX_LAYERS) data_error("%s: more than %d encoder layers", path, MAX_LAYERS);
     const int64_t any_f[2] = {-1, c.E};
     t = npz_get_f32(z, path, "encoder.layers.0.linear1.weight", 2, any_f, &err);
     if (!t) data_error_from(&err);
@@ -356,9 +358,11 @@ static Config load_model(Model *m, const char *path)
     params_init(&m->ps);
     params_add(&m->ps, "src_embed.weight", 2, c.V, c.E);
     encoder_declare(&m->ps, "encoder.", c.N, c.E, c.F, c.has_norm);
-    params_alloc(&m->ps);
     /* The rest of a whole model belongs to the decoder (chapters 8 and 9). */
     static const char *const ignore[] = {"config.", "decoder.", "tgt_embed.", "generator.", NULL};
+    /* Every array there before memory is set aside: the sizes came from the file. */
+    if (params_check(&m->ps, &z, path, ignore, &err) != 0) data_error_from(&err);
+    params_alloc(&m->ps);
     if (params_load(&m->ps, &z, path, ignore, &err) != 0) data_error_from(&err);
     npz_free(&z);
     m->table = params_mat(&m->ps, "src_embed.weight");
@@ -406,6 +410,8 @@ static void run_files(const Files *f, const CommonOpts *opts)
     encode_batch(memory, attn, m.table, &m.enc, src.i, B, S);
 
     int64_t mem_shape[3] = {B, S, c.E}, attn_shape[5] = {B, c.N, c.H, S, S};
+    cli_check_finite(memory, (size_t)B * S * c.E, f->params);   /* no NaN in a file: cli.h */
+    cli_check_finite(attn, (size_t)attn_floats, f->params);
     if (f->output) cli_save_f32(f->output, memory, 3, mem_shape);
     if (f->attn) cli_save_f32(f->attn, attn, 5, attn_shape);
 
@@ -480,9 +486,16 @@ int main(int argc, char **argv)
     int given = (f.params != NULL) + (f.src != NULL);
     if (given == 0 && (f.output || f.attn))
         usage_error("%s: needs --params and --src", f.output ? "--output" : "--attn");
-    if (given == 0) run_demo(&opts);
-    else if (given == 1)
+    if (given == 1)
         usage_error("%s: missing; --params and --src go together", f.params ? "--src" : "--params");
-    else run_files(&f, &opts);
+    if (given == 0) {
+        cli_check_outdir(&opts.plot);
+        run_demo(&opts);
+    } else {
+        cli_check_output(f.output, "--output");   /* before any work: see cli.h */
+        cli_check_output(f.attn, "--attn");
+        if (f.plot_given) cli_check_outdir(&opts.plot);
+        run_files(&f, &opts);
+    }
     return 0;
 }

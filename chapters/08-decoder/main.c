@@ -105,15 +105,21 @@ typedef struct {
     Decoder dec;       /* views into ps */
 } Model;
 
+/* Declares every tensor of a model of these sizes (no memory yet). */
+static void model_declare(ParamSet *ps, const Sizes *sz)
+{
+    params_init(ps);
+    params_add(ps, "src_embed.weight", 2, sz->Vs, sz->E);
+    params_add(ps, "tgt_embed.weight", 2, sz->Vt, sz->E);
+    encoder_declare(ps, "encoder.", sz->enc_layers, sz->E, sz->enc_F, sz->enc_norm);
+    decoder_declare(ps, "decoder.", sz->dec_layers, sz->E, sz->dec_F, sz->dec_norm);
+}
+
 /* Declares every tensor, allocates them (zeros) and binds the views. */
 static void model_build(Model *m, const Sizes *sz)
 {
     m->sz = *sz;
-    params_init(&m->ps);
-    params_add(&m->ps, "src_embed.weight", 2, sz->Vs, sz->E);
-    params_add(&m->ps, "tgt_embed.weight", 2, sz->Vt, sz->E);
-    encoder_declare(&m->ps, "encoder.", sz->enc_layers, sz->E, sz->enc_F, sz->enc_norm);
-    decoder_declare(&m->ps, "decoder.", sz->dec_layers, sz->E, sz->dec_F, sz->dec_norm);
+    model_declare(&m->ps, sz);
     params_alloc(&m->ps);
     m->src_embed = params_mat(&m->ps, "src_embed.weight");
     m->tgt_embed = params_mat(&m->ps, "tgt_embed.weight");
@@ -344,15 +350,18 @@ typedef struct {
     int plot_given;                                /* 1 if --plot was on the command line */
 } Files;
 
-/* How many layers prefix + "layers.{i}.linear1.weight" the file holds. */
+/* How many layers prefix + "layers.{i}.linear1.weight" the file holds,
+ * counted up to MAX_LAYERS + 1 (a bound, so that loading stays quick). */
+enum { MAX_LAYERS = 1000 };
 static int count_layers(const Npz *z, const char *prefix)
 {
     char name[128];
     int n = 0;
-    for (;; n++) {
+    for (; n <= MAX_LAYERS; n++) {
         snprintf(name, sizeof name, "%slayers.%d.linear1.weight", prefix, n);
         if (!npz_get(z, name)) return n;
     }
+    return n;
 }
 
 /* An int64 scalar of the file, in [lo, hi]. */
@@ -404,6 +413,8 @@ static void load_model(Model *m, const char *path)
         data_error("%s: found %d encoder and %d decoder layers (encoder.layers.{i}.linear1.weight, "
                    "decoder.layers.{i}.linear1.weight); both need at least 1",
                    path, sz.enc_layers, sz.dec_layers);
+    if (sz.enc_layers > MAX_LAYERS || sz.dec_layers > MAX_LAYERS)
+        data_error("%s: more than %d layers", path, MAX_LAYERS);
     sz.enc_F = rows_of(&z, path, "encoder.layers.0.linear1.weight", sz.E, 1 << 20);
     sz.dec_F = rows_of(&z, path, "decoder.layers.0.linear1.weight", sz.E, 1 << 20);
     sz.H = config_int(&z, path, "config.nhead", 1, sz.E);
@@ -414,8 +425,12 @@ static void load_model(Model *m, const char *path)
     sz.enc_norm = npz_get(&z, "encoder.norm.weight") != NULL;
     sz.dec_norm = npz_get(&z, "decoder.norm.weight") != NULL;
 
-    model_build(m, &sz);
     static const char *const ignore[] = {"config.", "generator.", NULL};
+    ParamSet declared;   /* every array there before memory is set aside: sizes came from the file */
+    model_declare(&declared, &sz);
+    if (params_check(&declared, &z, path, ignore, &err) != 0) data_error_from(&err);
+    params_free(&declared);
+    model_build(m, &sz);
     if (params_load(&m->ps, &z, path, ignore, &err) != 0) data_error_from(&err);
     npz_free(&z);
 }
@@ -477,6 +492,9 @@ static void run_files(const Files *f, const CommonOpts *opts)
 
     int64_t out_shape[3] = {B, T, z->E};
     int64_t self_shape[5] = {B, N, H, T, T}, cross_shape[5] = {B, N, H, T, S};
+    cli_check_finite(out, (size_t)B * te, f->params);   /* no NaN in a file: cli.h */
+    cli_check_finite(self_w, (size_t)B * nhtt, f->params);
+    cli_check_finite(cross_w, (size_t)B * nhts, f->params);
     if (f->output) cli_save_f32(f->output, out, 3, out_shape);
     if (f->self_attn) cli_save_f32(f->self_attn, self_w, 5, self_shape);
     if (f->cross_attn) cli_save_f32(f->cross_attn, cross_w, 5, cross_shape);
@@ -557,11 +575,16 @@ int main(int argc, char **argv)
         const char *extra = f.output ? "--output" : f.self_attn ? "--self-attn"
                           : f.cross_attn ? "--cross-attn" : NULL;
         if (extra) usage_error("%s: needs --params, --src and --tgt", extra);
+        cli_check_outdir(&opts.plot);
         run_demo(&opts);
     } else if (given < 3) {
         const char *missing = !f.params ? "--params" : !f.src ? "--src" : "--tgt";
         usage_error("%s: missing; --params, --src and --tgt go together", missing);
     } else {
+        cli_check_output(f.output, "--output");   /* before any work: see cli.h */
+        cli_check_output(f.self_attn, "--self-attn");
+        cli_check_output(f.cross_attn, "--cross-attn");
+        if (f.plot_given) cli_check_outdir(&opts.plot);
         run_files(&f, &opts);
     }
     return 0;

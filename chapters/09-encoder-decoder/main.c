@@ -448,6 +448,7 @@ static void run_logits(const Files *f, const CommonOpts *opts, const Transformer
     for (int b = 0; b < B; b++)
         transformer_forward(mat_wrap(logits + b * tv, T, Vt), NULL, m,
                             src.i + (size_t)b * (size_t)S, S, tgt.i + (size_t)b * (size_t)T, T);
+    cli_check_finite(logits, (size_t)B * tv, f->params);   /* no NaN in a file: cli.h */
     if (f->logits) {
         const int64_t shape[3] = {B, T, Vt};
         Error err;
@@ -625,6 +626,8 @@ int main(int argc, char **argv)
         const char *extra = f.src ? "--src" : f.tgt ? "--tgt" : f.logits ? "--logits"
                           : f.greedy ? "--greedy" : NULL;
         if (extra) usage_error("%s: needs --params", extra);
+        cli_check_output(f.save, "--save");   /* before any work: see cli.h */
+        cli_check_outdir(&opts.plot);
         run_demo(&opts, f.save);
         return 0;
     }
@@ -636,6 +639,9 @@ int main(int argc, char **argv)
         usage_error("%s: missing; --params, --src and --tgt go together",
                     !f.src ? "--src" : "--tgt");
     }
+    cli_check_output(f.logits, "--logits");   /* before any work: see cli.h */
+    cli_check_output(f.save, "--save");
+    if (f.plot_given) cli_check_outdir(&opts.plot);
     Transformer m = load_model(f.params);
     describe(f.params, &m);
     if (f.greedy) run_greedy(&f, &opts, &m);

@@ -96,15 +96,18 @@ void transformer_free(Transformer *m)
     params_free(&m->params);
 }
 
-/* How many layers `prefix`.layers.{i}.linear1.weight the file holds. */
+/* How many layers `prefix`.layers.{i}.linear1.weight the file holds,
+ * counted up to MAX_LAYERS + 1 (a bound, so that loading stays quick). */
+enum { MAX_LAYERS = 1000 };
 static int count_layers(const Npz *z, const char *prefix)
 {
     char name[128];
     int n = 0;
-    for (;; n++) {
+    for (; n <= MAX_LAYERS; n++) {
         snprintf(name, sizeof name, "%slayers.%d.linear1.weight", prefix, n);
         if (!npz_get(z, name)) return n;
     }
+    return n;
 }
 
 /* An int64 scalar config.<name> of the file. */
@@ -148,6 +151,8 @@ static int infer_config(TransformerConfig *c, const Npz *z, const char *path, Er
         return error_set(err, "%s: found %d encoder and %d decoder layers (encoder.layers.{i}.*, "
                          "decoder.layers.{i}.*); both need at least 1", path, c->enc_layers,
                          c->dec_layers);
+    if (c->enc_layers > MAX_LAYERS || c->dec_layers > MAX_LAYERS)
+        return error_set(err, "%s: more than %d encoder or decoder layers", path, MAX_LAYERS);
     const int64_t any_f[2] = {-1, c->E};
     const Tensor *l1 = npz_get_f32(z, path, "encoder.layers.0.linear1.weight", 2, any_f, err);
     if (!l1) return -1;
@@ -175,6 +180,12 @@ int transformer_load(Transformer *m, const char *path, Error *err)
     if (rc == 0) {
         params_init(&m->params);
         transformer_declare(&m->params, &m->cfg);
+        /* Every array there, with its shape, before memory is set aside for
+         * them: the sizes come from the file (params.h). */
+        rc = params_check(&m->params, &z, path, ignore, err);
+        if (rc != 0) params_free(&m->params);
+    }
+    if (rc == 0) {
         bind(m);
         rc = params_load(&m->params, &z, path, ignore, err);
         if (rc != 0) transformer_free(m);

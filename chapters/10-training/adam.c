@@ -8,6 +8,12 @@
 #include <stdlib.h>
 #include "util.h"
 
+#ifdef _OPENMP
+#define OMP(directive) _Pragma(#directive)   /* nothing without OpenMP */
+#else
+#define OMP(directive)
+#endif
+
 void adam_init(Adam *a, size_t n, float beta1, float beta2, float eps)
 {
     a->beta1 = beta1;
@@ -33,6 +39,8 @@ void adam_step(Adam *a, float *params, const float *grads, float lr)
     double bias1 = 1.0 - pow(a->beta1, (double)a->step);   /* corrects the moments' */
     double bias2 = 1.0 - pow(a->beta2, (double)a->step);   /* start at zero */
     float step_size = (float)(lr / bias1), root2 = (float)sqrt(bias2);
+    /* Each entry is updated on its own: threads share them out. */
+    OMP(omp parallel for schedule(static) if (a->n >= 65536))
     for (size_t i = 0; i < a->n; i++) {
         float g = grads[i];
         a->m[i] = a->beta1 * a->m[i] + (1.0f - a->beta1) * g;

@@ -141,10 +141,12 @@ static int load_config(TrainConfig *c, const Npz *z, const char *path, Error *er
         return error_set(err, "%s: train.model must hold %d integers: not a checkpoint of "
                          "ch10 --task", path, CK_MODEL_N);
     const int64_t *v = t->i;
+    /* The largest sizes ch10's options allow (--d-model, --d-ff, --heads, --layers). */
+    static const int64_t most[CK_MODEL_N] = {4096, 16384, 4096, 64, 64, 1, 1, 1, 1};
     for (int k = 0; k < CK_MODEL_N; k++)
-        if (v[k] < 0 || v[k] > 1 << 16)
-            return error_set(err, "%s: train.model[%d] = %lld is out of range", path, k,
-                             (long long)v[k]);
+        if (v[k] < 0 || v[k] > most[k])
+            return error_set(err, "%s: train.model[%d] = %lld is out of range [0, %lld]", path, k,
+                             (long long)v[k], (long long)most[k]);
     memset(c, 0, sizeof *c);
     c->model = (TransformerConfig){(int)v[CK_E], (int)v[CK_F], (int)v[CK_H], (int)v[CK_ENC],
                                    (int)v[CK_DEC], TASK_VOCAB, TASK_VOCAB, (int)v[CK_NORM_FIRST],
@@ -157,7 +159,7 @@ static int load_config(TrainConfig *c, const Npz *z, const char *path, Error *er
                          "layers %d and %d)", path, m->E, m->F, m->H, m->enc_layers, m->dec_layers);
     int64_t task, batch, seed, warmup, steps;
     if (get_i64(z, path, "train.task", 0, 1, &task, err) != 0 ||
-        get_i64(z, path, "train.batch", 1, 1 << 20, &batch, err) != 0 ||
+        get_i64(z, path, "train.batch", 1, 1 << 16, &batch, err) != 0 ||
         get_i64(z, path, "train.seed", INT64_MIN, INT64_MAX, &seed, err) != 0 ||
         get_i64(z, path, "train.warmup", 1, 1 << 30, &warmup, err) != 0 ||
         get_i64(z, path, "train.steps", 1, (int64_t)1 << 40, &steps, err) != 0 ||
@@ -239,12 +241,27 @@ static int load_state(Trainer *t, const Npz *z, const char *path, Error *err)
     return 0;
 }
 
+/* The model's arrays, with the shapes train.model gives, all there before a
+ * Trainer of that size is allocated: a few bytes of train.model could ask
+ * for gigabytes (params.h, params_check). */
+static int check_model(const TrainConfig *c, const Npz *z, const char *path, Error *err)
+{
+    static const char *const ignore[] = {"config.", "optim.", "train.", NULL};
+    ParamSet ps;
+    params_init(&ps);
+    transformer_declare(&ps, &c->model);
+    int rc = params_check(&ps, z, path, ignore, err);
+    params_free(&ps);
+    return rc;
+}
+
 int checkpoint_load(const char *path, Trainer *t, Error *err)
 {
     Npz z;
     if (npz_load(path, &z, err) != 0) return -1;
     TrainConfig c;
     int rc = load_config(&c, &z, path, err);
+    if (rc == 0) rc = check_model(&c, &z, path, err);
     if (rc == 0) {
         trainer_new(t, &c);   /* the model's shapes and the held-out pairs */
         rc = load_state(t, &z, path, err);

@@ -13,9 +13,12 @@
  * saved from PyTorch, or --steps N of Adam on that one batch, for checking
  * against PyTorch (../shared/CONTRACT.md).
  */
+#include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +67,10 @@ static const char *const USAGE =
     "  --test N              exact-match test on N fresh sequences (default 1000)\n"
     "  --checkpoint PATH     checkpoint file, or directory for TASK.npz (default\n"
     "                        OUT/TASK.npz); written atomically at every held-out\n"
-    "                        point, at the end, and on Ctrl-C\n"
+    "                        point, at the end, and on Ctrl-C or SIGTERM, which\n"
+    "                        then stop the run with exit status 130 or 143\n"
+    "                        (128 + the signal). A loss of NaN or Inf stops it\n"
+    "                        with status 1, the last checkpoint kept.\n"
     "  --resume              continue the run saved in the checkpoint (--checkpoint\n"
     "                        FILE, or --task for OUT/TASK.npz) to --steps or to its\n"
     "                        own length; the settings come from the file. With the\n"
@@ -147,13 +153,26 @@ static void check_vocab(const Tensor *ids, int V, const char *path, const char *
 static void save_params(const Transformer *m, const char *path)
 {
     Error err;
+    cli_check_finite(m->params.data, m->params.size, path);
     if (transformer_save(m, path, &err) != 0) data_error_from(&err);
+}
+
+/* A loss of NaN or Inf: finite inputs whose numbers overflow float32 (a
+ * model with entries near 1e38, or Adam steps too large). */
+static void check_loss(double loss, long step, const char *params)
+{
+    if (isfinite(loss)) return;
+    char at[48] = "";
+    if (step > 0) snprintf(at, sizeof at, " at step %ld", step);
+    data_error("%s: the loss is %s%s: the numbers overflow float32 (parameters too large, or "
+               "--lr); nothing written", params, isnan(loss) ? "NaN" : "infinite", at);
 }
 
 static void save_grads(const Transformer *m, const char *path)
 {
     NpzWriter w;
     Error err;
+    cli_check_finite(m->params.grad, m->params.size, path);
     npz_writer_init(&w);
     params_save(&m->params, &w, 1);
     int rc = npz_write(&w, path, &err);
@@ -206,6 +225,7 @@ static void run_files(const Files *f, const PlotOpts *o)
     rng_seed(&r, 1);
     if (f->steps == 0) {
         double loss = transformer_backward(&m, &b, f->smoothing, 0.0f, &r);
+        check_loss(loss, 0, f->params);
         printf("loss %.9f\n", loss);
         if (f->grads) save_grads(&m, f->grads);
     } else {
@@ -214,6 +234,7 @@ static void run_files(const Files *f, const PlotOpts *o)
         float *losses = xcalloc((size_t)f->steps, sizeof *losses, "the losses");
         for (long k = 1; k <= f->steps; k++) {
             double loss = transformer_backward(&m, &b, f->smoothing, 0.0f, &r);
+            check_loss(loss, k, f->params);
             losses[k - 1] = (float)loss;
             printf("step %ld loss %.9f\n", k, loss);
             if (k == 1 && f->grads) save_grads(&m, f->grads);   /* at the given parameters */
@@ -550,12 +571,13 @@ static void run_task(const TrainConfig *cfg, const RunSettings *rs, const PlotOp
     if (rc < 0) data_error_from(&err);
     printf("Trained %ld steps in %.1f s of training (%ld pairs); checkpoint %s\n", t.step,
            t.seconds, t.step * t.cfg.batch, rs->checkpoint);
-    if (rc == 1) {
-        printf("Stopped by Ctrl-C at step %ld. Continue with:\n  ch10 --resume --checkpoint %s\n",
-               t.step, rs->checkpoint);
+    if (rc == 1) {   /* stopped by a signal: the exit status says so, as a shell would */
+        int sig = trainer_stop_signal();
+        printf("Stopped by %s at step %ld. Continue with:\n  ch10 --resume --checkpoint %s\n",
+               sig == SIGINT ? "Ctrl-C (SIGINT)" : "SIGTERM", t.step, rs->checkpoint);
         frames_free(&frames);
         trainer_free(&t);
-        return;
+        exit(128 + sig);
     }
 
     /* The last model, and the one of the lowest held-out loss (the loss of a
@@ -798,6 +820,39 @@ static char *checkpoint_path(const char *given, const char *outdir, const char *
     return xstrdup(given);
 }
 
+/* A run killed while writing its checkpoint (kill -9, a power cut) leaves
+ * PATH.tmp-PID beside it, and the previous checkpoint intact (npz_write
+ * renames only a complete file). The temporaries of processes that no
+ * longer exist are removed before a run. */
+static void remove_stale_temporaries(const char *path)
+{
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : dir;
+    if (slash == dir) {          /* a checkpoint in / */
+        dir[1] = '\0';
+        base = path + 1;
+    } else if (slash) {
+        *slash = '\0';
+    }
+    const char *where = slash ? dir : ".";
+    size_t n = strlen(base);
+    DIR *d = opendir(where);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, base, n) != 0 || strncmp(e->d_name + n, ".tmp-", 5) != 0) continue;
+        char *end;
+        long pid = strtol(e->d_name + n + 5, &end, 10);
+        if (*end != '\0' || pid <= 0) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   /* still running */
+        char *stale = path_join(where, e->d_name);
+        if (remove(stale) == 0) printf("Removed %s, left by a run killed while writing.\n", stale);
+        free(stale);
+    }
+    if (d) closedir(d);
+    free(dir);
+}
+
 int main(int argc, char **argv)
 {
     cli_init("ch10");
@@ -925,6 +980,9 @@ int main(int argc, char **argv)
         if (lr_given && !f.steps) usage_error("--lr: needs --steps");
         if (f.params_out && !f.steps) usage_error("--params-out: needs --steps and --lr");
         f.plot_given = plot_given;
+        cli_check_output(f.grads, "--grads");   /* before any work: see cli.h */
+        cli_check_output(f.params_out, "--params-out");
+        if (plot_given) cli_check_outdir(&opts.plot);
         run_files(&f, &opts.plot);
         return 0;
     }
@@ -938,6 +996,7 @@ int main(int argc, char **argv)
         if (setting || rs.steps || checkpoint)
             usage_error("%s: needs --task copy|reverse (or --resume)",
                         setting ? setting : rs.steps ? "--steps" : "--checkpoint");
+        cli_check_outdir(&opts.plot);
         run_demo(&opts);
         return 0;
     }
@@ -965,6 +1024,11 @@ int main(int argc, char **argv)
         if (make_dirs(path, &err) != 0) data_error_from(&err);
         *slash = '/';
     }
+    /* Every file of the run can be written, before it starts: the checkpoint,
+     * and TASK_best.npz and the figures in OUT (see cli.h). */
+    if (make_dirs(opts.plot.outdir, &err) != 0) data_error("%s (--out)", err.msg);
+    cli_check_output(path, "--checkpoint");
+    remove_stale_temporaries(path);
     run_task(&cfg, &rs, &opts.plot);
     free(path);
     return 0;

@@ -1,12 +1,19 @@
 /*
  * train.c - chapter 10: the forward pass that remembers, the backward pass,
  * and the whole model's gradients (see train.h and the chapter page).
+ *
+ * The functions here go one pair of sequences at a time: the readable
+ * reference, which the chapter page walks through and the tests hold
+ * against PyTorch. transformer_backward and transformer_loss compute the
+ * same numbers on the whole batch at once (batched.c), which is several
+ * times faster.
  */
 #include "train.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include "backward.h"
+#include "batched.h"
 #include "loss.h"
 #include "masking.h"
 #include "ops.h"
@@ -307,7 +314,8 @@ static int batch_count(const Batch *b)
     return loss_count(b->tgt_out, b->B * b->T);
 }
 
-double transformer_backward(Transformer *m, const Batch *b, float smoothing, float dropout, Rng *r)
+double transformer_backward_pairs(Transformer *m, const Batch *b, float smoothing, float dropout,
+                                  Rng *r)
 {
     Transformer g;
     transformer_grad_view(&g, m);
@@ -331,7 +339,7 @@ double transformer_backward(Transformer *m, const Batch *b, float smoothing, flo
     return count > 0 ? total / count : 0.0;
 }
 
-double transformer_loss(const Transformer *m, const Batch *b, float smoothing)
+double transformer_loss_pairs(const Transformer *m, const Batch *b, float smoothing)
 {
     int count = batch_count(b);
     double total = 0.0;
@@ -344,4 +352,32 @@ double transformer_loss(const Transformer *m, const Batch *b, float smoothing)
         mat_free(&d);
     }
     return count > 0 ? total / count : 0.0;
+}
+
+/* The batched step's workspace, kept from one call to the next (one per
+ * thread, like the multiply's packing buffers in gemm.c): sized by the first
+ * batch, it is reused by every later one that fits, so a training loop
+ * allocates nothing after its first step. */
+static _Thread_local BatchWork *kept;
+
+static BatchWork *kept_work(void)
+{
+    if (!kept) kept = batch_work_new();
+    return kept;
+}
+
+double transformer_backward(Transformer *m, const Batch *b, float smoothing, float dropout, Rng *r)
+{
+    return batched_backward(m, kept_work(), b, smoothing, dropout, r);
+}
+
+double transformer_loss(const Transformer *m, const Batch *b, float smoothing)
+{
+    return batched_loss(m, kept_work(), b, smoothing);
+}
+
+void transformer_release_work(void)
+{
+    batch_work_free(kept);
+    kept = NULL;
 }

@@ -77,7 +77,11 @@ void dropout_forward(Mat x, Mat keep, float p, Rng *r);
  * (set to zero first).
  *
  * The loss is torch.nn.CrossEntropyLoss with ignore_index 0 and
- * label_smoothing. dropout 0 makes it deterministic.
+ * label_smoothing. dropout 0 makes it deterministic; with dropout, the same
+ * generator state gives the same masks. The batch is computed all at once
+ * (batched_backward, batched.h) in a workspace that is kept from one call to
+ * the next; the numbers are transformer_backward_pairs's up to float
+ * rounding, and the same on any number of threads.
  * \param m the model; its params.grad is written
  * \param b the batch
  * \param smoothing the label smoothing
@@ -89,13 +93,47 @@ double transformer_backward(Transformer *m, const Batch *b, float smoothing, flo
                             Rng *r);
 
 /**
- * \brief The batch's mean loss with no gradients (evaluation: no dropout).
+ * \brief The batch's mean loss with no gradients (evaluation: no dropout),
+ * computed all at once like transformer_backward.
  * \param m the model
  * \param b the batch
  * \param smoothing the label smoothing
  * \return the mean loss
  */
 double transformer_loss(const Transformer *m, const Batch *b, float smoothing);
+
+/**
+ * \brief transformer_backward one pair at a time: the readable reference
+ * that the chapter walks through (pair_forward, pair_backward in train.c).
+ *
+ * It draws dropout's random numbers in the same order as
+ * transformer_backward, so the same generator state gives the same masks.
+ * \param m the model; its params.grad is written
+ * \param b the batch
+ * \param smoothing the label smoothing
+ * \param dropout the probability of dropout
+ * \param r the random generator for dropout
+ * \return the mean loss
+ */
+double transformer_backward_pairs(Transformer *m, const Batch *b, float smoothing, float dropout,
+                                  Rng *r);
+
+/**
+ * \brief transformer_loss one pair at a time, through chapter 9's
+ * transformer_forward: the reference for the batched forward pass.
+ * \param m the model
+ * \param b the batch
+ * \param smoothing the label smoothing
+ * \return the mean loss
+ */
+double transformer_loss_pairs(const Transformer *m, const Batch *b, float smoothing);
+
+/**
+ * \brief Releases the workspace that transformer_backward and
+ * transformer_loss keep for the calling thread (the next call makes a new
+ * one). Optional: for a program that wants its memory back before it ends.
+ */
+void transformer_release_work(void);
 
 /** @} */
 

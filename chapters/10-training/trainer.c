@@ -148,15 +148,17 @@ void trainer_best_model(Transformer *best, const Trainer *t)
 
 /* ------------------------------------------------------ the loop */
 
-/* Ctrl-C sets a flag that the loop reads between two steps, so a run never
- * stops half-way through a step or a file. A second Ctrl-C stops at once. */
-static volatile sig_atomic_t interrupted;
+/* Ctrl-C (SIGINT) or SIGTERM (what `kill` and a shutting-down system send)
+ * sets a flag that the loop reads between two steps, so a run never stops
+ * half-way through a step or a file. A second one stops at once. */
+static volatile sig_atomic_t interrupted;   /* the signal, 0 if none */
 
 static void on_interrupt(int sig)
 {
-    (void)sig;
-    interrupted = 1;
+    interrupted = sig;
 }
+
+int trainer_stop_signal(void) { return (int)interrupted; }
 
 /* The mean training loss of steps (from, to]. */
 static double mean_loss(const Trainer *t, long from, long to)
@@ -178,23 +180,75 @@ static void report(const Trainer *t, long *last, const Progress *p, double heldo
     *last = t->step;
 }
 
-/* Ctrl-C sets the flag from now on; returns the handler to put back. */
-static struct sigaction catch_interrupt(void)
+/* The handlers in place before a run, put back after it. */
+typedef struct {
+    struct sigaction sigint, sigterm;
+} Handlers;
+
+/* SIGINT and SIGTERM set the flag from now on. */
+static Handlers catch_interrupt(void)
 {
-    struct sigaction sa, old;
+    struct sigaction sa;
+    Handlers old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_interrupt;
-    sa.sa_flags = (int)SA_RESETHAND;   /* the second Ctrl-C is the default one */
+    sa.sa_flags = (int)(SA_RESETHAND | SA_RESTART);   /* the second one is the default one */
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old);
     interrupted = 0;
+    sigaction(SIGINT, &sa, &old.sigint);
+    sigaction(SIGTERM, &sa, &old.sigterm);
     return old;
+}
+
+static void restore_handlers(const Handlers *old)
+{
+    sigaction(SIGINT, &old->sigint, NULL);
+    sigaction(SIGTERM, &old->sigterm, NULL);
+}
+
+/* Every number a checkpoint holds is finite: the parameters and Adam's moments. */
+static int state_finite(const Trainer *t)
+{
+    for (size_t i = 0; i < t->m.params.size; i++)
+        if (!isfinite(t->m.params.data[i]) || !isfinite(t->adam.m[i]) || !isfinite(t->adam.v[i]))
+            return 0;
+    return 1;
+}
+
+/* Training has gone bad at step t->step (a loss of NaN or Inf, from too large a
+ * rate or an overflow): the message names the step and what is left on disk. */
+static int diverged(const Trainer *t, const RunOpts *o, long kept, const char *what,
+                    double value, Error *err)
+{
+    char left[400], shown[32];
+    if (!o->checkpoint) snprintf(left, sizeof left, "there is no checkpoint");
+    else if (kept < 0) snprintf(left, sizeof left, "no checkpoint was written yet");
+    else snprintf(left, sizeof left, "the checkpoint %s (step %ld) is kept", o->checkpoint, kept);
+    if (isnan(value)) snprintf(shown, sizeof shown, "NaN");   /* never "-nan" */
+    else snprintf(shown, sizeof shown, "%g", value);
+    return error_set(err, "step %ld: %s %s: training stopped; %s (a smaller learning rate, "
+                     "or --clip, may help)", t->step, what, shown, left);
+}
+
+/* Writes the checkpoint, unless the state went bad: a checkpoint on disk is
+ * always one that --resume can continue. *kept becomes its step. */
+static int save(const Trainer *t, const RunOpts *o, double heldout, long *kept, Error *err)
+{
+    if (!isfinite((float)heldout))
+        return diverged(t, o, *kept, "the held-out loss is", heldout, err);
+    if (!state_finite(t))
+        return diverged(t, o, *kept, "a parameter or Adam moment is not finite, held-out loss",
+                        heldout, err);
+    if (!o->checkpoint) return 0;
+    if (checkpoint_save(o->checkpoint, t, err) != 0) return -1;
+    *kept = t->step;
+    return 0;
 }
 
 //! [trainer_run]
 int trainer_run(Trainer *t, const RunOpts *o, Error *err)
 {
-    struct sigaction old = catch_interrupt();
+    Handlers old = catch_interrupt();
     TaskData batch;
     task_data_new(&batch, t->cfg.batch);
     Progress p;
@@ -206,12 +260,17 @@ int trainer_run(Trainer *t, const RunOpts *o, Error *err)
         report(t, &printed, NULL, trainer_evaluate(t));
         if (o->on_eval) o->on_eval(t, o->ctx);
     }
+    long kept = t->step > 0 ? t->step : -1;   /* the step of the checkpoint on disk */
     int rc = 0;
     while (rc == 0 && t->step < o->steps && !interrupted) {
         double start = now_seconds();
         double loss = trainer_step(t, &batch);
         spent += now_seconds() - start;
         t->seconds = base + spent;
+        if (!isfinite((float)loss)) {          /* as recorded: a checkpoint holds floats */
+            rc = diverged(t, o, kept, "the training loss is", loss, err);
+            break;
+        }
         snprintf(extra, sizeof extra, "loss %.4f  %.0f tokens/s", loss,
                  (double)(t->step - first) * batch.B * batch.T / spent);
         progress_update(&p, t->step - first, extra);
@@ -221,16 +280,13 @@ int trainer_run(Trainer *t, const RunOpts *o, Error *err)
             if (o->print_every <= 0 || t->step % o->print_every == 0 || last)
                 report(t, &printed, &p, heldout);
             if (o->on_eval) o->on_eval(t, o->ctx);
-            if (o->checkpoint && checkpoint_save(o->checkpoint, t, err) != 0) rc = -1;
+            rc = save(t, o, heldout, &kept, err);
         }
     }
     progress_end(&p, extra);
-    if (rc == 0 && interrupted) {
-        rc = 1;
-        if (o->checkpoint && checkpoint_save(o->checkpoint, t, err) != 0) rc = -1;
-    }
+    if (rc == 0 && interrupted) rc = save(t, o, 0.0, &kept, err) == 0 ? 1 : -1;
     task_data_free(&batch);
-    sigaction(SIGINT, &old, NULL);
+    restore_handlers(&old);
     return rc;
 }
 //! [trainer_run]

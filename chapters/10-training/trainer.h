@@ -124,14 +124,24 @@ typedef struct {
 
 /**
  * \brief Trains from t->step to o->steps.
+ *
+ * A checkpoint on disk is always one that --resume can continue: it is
+ * written atomically, and never from a state that holds NaN or Inf.
  * \param t the run
  * \param o the length, the intervals, the checkpoint and on_eval
- * \param[out] err the message when a checkpoint cannot be written
- * \return 0 when done, 1 when stopped by Ctrl-C (a checkpoint is written
- *         first, if there is a path), -1 with err set when a checkpoint
- *         cannot be written
+ * \param[out] err the message when a checkpoint cannot be written, or when a
+ *             loss is NaN or Inf (it names the step and the checkpoint kept)
+ * \return 0 when done, 1 when stopped by SIGINT (Ctrl-C) or SIGTERM (a
+ *         checkpoint is written first, if there is a path; see
+ *         trainer_stop_signal), -1 with err set when a checkpoint cannot be
+ *         written or the loss is not finite (training stops at that step)
  */
 int trainer_run(Trainer *t, const RunOpts *o, Error *err);
+/**
+ * \brief The signal that stopped the last trainer_run.
+ * \return SIGINT or SIGTERM, or 0 if it was not stopped by one
+ */
+int trainer_stop_signal(void);
 
 /**
  * \brief Appends one held-out point (used by trainer_evaluate and by checkpoint_load).

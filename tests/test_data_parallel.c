@@ -1,0 +1,473 @@
+/*
+ * test_data_parallel.c - chapter 12 through its program, build/bin/ch12,
+ * started by mpirun on 2 to 3 ranks of this machine (--oversubscribe, and
+ * --allow-run-as-root as root):
+ *   - one step on 2 ranks, each with part of the batch, gives the loss and
+ *     gradients of chapter 10's single process on the whole batch (ch10,
+ *     and PyTorch's fixtures tests/fixtures/ch10_*), also when a rank has
+ *     no rows at all;
+ *   - four Adam steps on 2 ranks give ch10's parameters and torch.optim.Adam's;
+ *   - one rank alone is ch10 bit for bit;
+ *   - a training run with dropout on 2 and 3 ranks is ch10's run, and a run
+ *     resumed on 2 ranks is bit-identical to one never stopped;
+ *   - usage and data errors: one message, not one per rank, and the
+ *     contract's exit status.
+ * MPI is optional: without mpirun or mpicc the suite prints one note and
+ * every test passes.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "suites.h"
+#include "npy.h"
+
+/* Between ranks and one process only the order of the additions differs:
+ * gradients of size up to ~1 agreed to 1.2e-7, so 1e-6 absolute (and 1e-5
+ * relative) is float rounding with room to spare, and far below what a
+ * wrong count or a wrong share would give (tens of percent). */
+#define DP_ABS 1e-6
+#define DP_REL 1e-5
+/* After 4 Adam steps of lr 0.01, rounding moved parameters by 2.4e-7. */
+#define DP_ADAM_ABS 2e-6
+/* Against PyTorch, the contract's tolerances, as tests/test_train.c. */
+#define TORCH_ABS 1e-5
+#define TORCH_REL 1e-4
+#define TORCH_ADAM_ABS 1e-6
+#define LOSS_TOL 1e-5
+
+typedef struct {
+    const char *name;
+    const char *smoothing;   /* as CASES in tests/fixtures/make_ch10_ref.py */
+} Case;
+
+static const Case CASES[] = {{"post", "0"}, {"pre", "0.1"}, {"nonorm", "0.1"}};
+enum { NCASES = sizeof CASES / sizeof CASES[0] };
+
+/* ------------------------------------------------------------ running */
+
+static const char *bin_dir(void)
+{
+    const char *d = getenv("BIN_DIR");
+    return d ? d : "build/bin";
+}
+
+/* Runs a shell command line; returns its exit status, or 128 + signal. */
+static int run(const char *cmd)
+{
+    int st = system(cmd);
+    if (st == -1) return -1;
+    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+    return WEXITSTATUS(st);
+}
+
+/* Whether MPI is installed: mpirun to start ranks, and mpicc, without which
+ * make does not build ch12. Found once, before the tests fork. */
+static int mpi_present;
+
+static void find_mpi(void)
+{
+    mpi_present =
+        run("command -v mpirun >/dev/null 2>&1 && mpicc --showme:link >/dev/null 2>&1") == 0;
+    if (!mpi_present)
+        printf("data_parallel: every test skipped: no MPI (mpirun, mpicc); chapter 12 is "
+               "optional (Debian: apt-get install openmpi-bin libopenmpi-dev)\n");
+}
+
+/* Under make sanitize: Open MPI holds memory to the end, which LeakSanitizer
+ * would call leaks; tests/data_parallel_lsan.supp silences those (and only
+ * those), which needs full stacks. Ignored by a build without sanitizers. */
+#define SANITIZER_ENV                                                      \
+    "LSAN_OPTIONS=suppressions=tests/data_parallel_lsan.supp:print_suppressions=0 " \
+    "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0 "
+
+/* "mpirun ... -np N BIN/ch12": ranks share this machine's cores. */
+static void mpirun(char *buf, size_t len, int ranks)
+{
+    snprintf(buf, len, SANITIZER_ENV "OMP_NUM_THREADS=1 mpirun --oversubscribe%s -np %d %s/ch12",
+             geteuid() == 0 ? " --allow-run-as-root" : "", ranks, bin_dir());
+}
+
+/* BIN/ch12 started alone: one rank, without mpirun. */
+static void alone(char *buf, size_t len)
+{
+    snprintf(buf, len, SANITIZER_ENV "%s/ch12", bin_dir());
+}
+
+static char *read_file(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    ck_assert_msg(fp != NULL, "cannot read %s", path);
+    static char text[1 << 16];
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    text[n] = '\0';
+    fclose(fp);
+    return text;
+}
+
+/* A fresh directory under /tmp for one test's files. */
+static void temp_dir(char *dir, size_t len)
+{
+    snprintf(dir, len, "/tmp/ch12-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void remove_dir(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(run(cmd), 0);
+}
+
+/* The contract's options for fixture case `c`. */
+static void case_args(char *buf, size_t len, const Case *c)
+{
+    snprintf(buf, len,
+             "--params tests/fixtures/ch10_%s_model.npz --src tests/fixtures/ch10_%s_src.npy "
+             "--tgt tests/fixtures/ch10_%s_tgt.npy --tgt-out tests/fixtures/ch10_%s_tgt_out.npy "
+             "--label-smoothing %s", c->name, c->name, c->name, c->name, c->smoothing);
+}
+
+/* Runs `program args`, stdout to dir/out_name and stderr (the progress
+ * line) beside it; expects exit 0. */
+static void run_ok(const char *program, const char *args, const char *dir, const char *out_name)
+{
+    char cmd[4096], err[512];
+    snprintf(err, sizeof err, "%s/%s.err", dir, out_name);
+    snprintf(cmd, sizeof cmd, "%s %s > %s/%s 2> %s", program, args, dir, out_name, err);
+    if (run(cmd) != 0) ck_abort_msg("failed: %s\n%s", cmd, read_file(err));
+}
+
+/* The line after the one at `at`, or NULL at the end. */
+static const char *next_line(const char *at)
+{
+    const char *end = strchr(at, '\n');
+    return end && end[1] ? end + 1 : NULL;
+}
+
+/* The number after "loss " in the first line that starts with `prefix`. */
+static double printed_loss(const char *text, const char *prefix)
+{
+    for (const char *at = text; at; at = next_line(at))
+        if (strncmp(at, prefix, strlen(prefix)) == 0) {
+            const char *l = strstr(at, "loss ");
+            ck_assert_ptr_nonnull(l);
+            return atof(l + 5);
+        }
+    ck_abort_msg("no line \"%s...\" in:\n%s", prefix, text);
+    return NAN;
+}
+
+static Npz load_npz(const char *path)
+{
+    Npz z;
+    Error err;
+    ck_assert_msg(npz_load(path, &z, &err) == 0, "%s", err.msg);
+    return z;
+}
+
+/* Every float array of `want` (but train.seconds, a time) against the
+ * array of the same name in got. */
+static void assert_npz_close(const Npz *got, const Npz *want, double abs_tol, double rel_tol,
+                             const char *what)
+{
+    int arrays = 0;
+    for (int k = 0; k < want->count; k++) {
+        const Tensor *w = &want->arrays[k];
+        if (w->dtype != DT_F32 || strcmp(want->names[k], "train.seconds") == 0) continue;
+        const Tensor *g = npz_get(got, want->names[k]);
+        ck_assert_msg(g != NULL, "%s: no %s", what, want->names[k]);
+        ck_assert_int_eq(g->size, w->size);
+        for (int64_t i = 0; i < w->size; i++)
+            ck_assert_msg(isfinite(g->f[i]) && fabs(g->f[i] - w->f[i]) <= abs_tol + rel_tol *
+                          fabs(w->f[i]), "%s: %s[%lld] = %.9g, want %.9g", what,
+                          want->names[k], (long long)i, g->f[i], w->f[i]);
+        arrays++;
+    }
+    ck_assert_int_gt(arrays, 10);
+}
+
+/* Every float array bit for bit (but train.seconds). */
+static void assert_npz_identical(const Npz *got, const Npz *want, const char *what)
+{
+    for (int k = 0; k < want->count; k++) {
+        const Tensor *w = &want->arrays[k];
+        if (w->dtype != DT_F32 || strcmp(want->names[k], "train.seconds") == 0) continue;
+        const Tensor *g = npz_get(got, want->names[k]);
+        ck_assert_msg(g != NULL && g->size == w->size, "%s: %s missing or resized", what,
+                      want->names[k]);
+        ck_assert_msg(memcmp(g->f, w->f, (size_t)w->size * sizeof(float)) == 0,
+                      "%s: %s differs", what, want->names[k]);
+    }
+}
+
+/* --------------------------------------------- one step: gradients */
+
+/* For each fixture case and N ranks: ch12's loss and --grads against ch10's
+ * on the whole batch and against PyTorch's. */
+static void check_grads(const Case *c, int ranks)
+{
+    char dir[64], args[1024], more[2048], ch10[256], ch12[512], path[256];
+    temp_dir(dir, sizeof dir);
+    case_args(args, sizeof args, c);
+    snprintf(ch10, sizeof ch10, "%s/ch10", bin_dir());
+    mpirun(ch12, sizeof ch12, ranks);
+    snprintf(more, sizeof more, "%s --grads %s/g10.npz", args, dir);
+    run_ok(ch10, more, dir, "out10.txt");
+    snprintf(more, sizeof more, "%s --grads %s/g12.npz", args, dir);
+    run_ok(ch12, more, dir, "out12.txt");
+
+    snprintf(path, sizeof path, "%s/out10.txt", dir);
+    double loss10 = printed_loss(read_file(path), "loss ");
+    snprintf(path, sizeof path, "%s/out12.txt", dir);
+    const char *text = read_file(path);
+    double loss12 = printed_loss(text, "loss ");
+    ck_assert_msg(strstr(strstr(text, "loss ") + 1, "loss ") == NULL,
+                  "%d ranks printed more than one loss line:\n%s", ranks, text);
+    char want_path[256];
+    snprintf(want_path, sizeof want_path, "tests/fixtures/ch10_%s_loss.npy", c->name);
+    Tensor want;
+    Error err;
+    ck_assert_msg(npy_load(want_path, &want, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fabs(loss12 - loss10) <= 1e-6 * fabs(loss10), "%s on %d ranks: loss %.9f, "
+                  "ch10 %.9f", c->name, ranks, loss12, loss10);
+    ck_assert_msg(fabs(loss12 - want.f[0]) <= LOSS_TOL * fabs(want.f[0]), "%s on %d ranks: loss "
+                  "%.9f, PyTorch %.9f", c->name, ranks, loss12, want.f[0]);
+    tensor_free(&want);
+
+    snprintf(path, sizeof path, "%s/g10.npz", dir);
+    Npz g10 = load_npz(path);
+    snprintf(path, sizeof path, "%s/g12.npz", dir);
+    Npz g12 = load_npz(path);
+    snprintf(path, sizeof path, "tests/fixtures/ch10_%s_grads.npz", c->name);
+    Npz torch = load_npz(path);
+    char what[96];
+    snprintf(what, sizeof what, "%s, %d ranks against ch10", c->name, ranks);
+    assert_npz_close(&g12, &g10, DP_ABS, DP_REL, what);
+    snprintf(what, sizeof what, "%s, %d ranks against PyTorch", c->name, ranks);
+    assert_npz_close(&g12, &torch, TORCH_ABS, TORCH_REL, what);
+    npz_free(&g10);
+    npz_free(&g12);
+    npz_free(&torch);
+    remove_dir(dir);
+}
+
+START_TEST(two_ranks_match_one_process)
+{
+    if (!mpi_present) return;
+    check_grads(&CASES[_i], 2);
+}
+END_TEST
+
+START_TEST(a_rank_without_rows)
+{
+    /* The "post" batch has B = 2: on 3 ranks the last one has no rows and
+     * must still take part in every all-reduce (adding zeros). */
+    if (!mpi_present) return;
+    check_grads(&CASES[0], 3);
+}
+END_TEST
+
+/* --------------------------------------------- Adam on 2 ranks */
+
+START_TEST(adam_on_two_ranks)
+{
+    if (!mpi_present) return;
+    char dir[64], args[1024], more[2048], ch10[256], ch12[512], path[256];
+    temp_dir(dir, sizeof dir);
+    case_args(args, sizeof args, &CASES[0]);   /* "post", as ch10_adam_* */
+    snprintf(ch10, sizeof ch10, "%s/ch10", bin_dir());
+    mpirun(ch12, sizeof ch12, 2);
+    snprintf(more, sizeof more, "%s --steps 4 --lr 0.01 --params-out %s/p10.npz", args, dir);
+    run_ok(ch10, more, dir, "out10.txt");
+    snprintf(more, sizeof more, "%s --steps 4 --lr 0.01 --params-out %s/p12.npz", args, dir);
+    run_ok(ch12, more, dir, "out12.txt");
+
+    Tensor losses;
+    Error err;
+    ck_assert_msg(npy_load("tests/fixtures/ch10_adam_losses.npy", &losses, &err) == 0, "%s",
+                  err.msg);
+    snprintf(path, sizeof path, "%s/out12.txt", dir);
+    char text[4096];
+    snprintf(text, sizeof text, "%s", read_file(path));
+    for (int k = 0; k < 4; k++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "step %d ", k + 1);
+        double got = printed_loss(text, prefix);
+        ck_assert_msg(fabs(got - losses.f[k]) <= LOSS_TOL * fabs(losses.f[k]),
+                      "before step %d: loss %.9f, PyTorch %.9f", k + 1, got, losses.f[k]);
+    }
+    tensor_free(&losses);
+    snprintf(path, sizeof path, "%s/p10.npz", dir);
+    Npz p10 = load_npz(path);
+    snprintf(path, sizeof path, "%s/p12.npz", dir);
+    Npz p12 = load_npz(path);
+    Npz torch = load_npz("tests/fixtures/ch10_adam_params.npz");
+    assert_npz_close(&p12, &p10, DP_ADAM_ABS, DP_REL, "Adam on 2 ranks against ch10");
+    assert_npz_close(&p12, &torch, TORCH_ADAM_ABS, TORCH_REL, "Adam on 2 ranks against PyTorch");
+    npz_free(&p10);
+    npz_free(&p12);
+    npz_free(&torch);
+    remove_dir(dir);
+}
+END_TEST
+
+/* --------------------------------------------- one rank is chapter 10 */
+
+START_TEST(one_rank_is_chapter_10)
+{
+    /* Started alone, ch12 is one rank: its share c_r / C is exactly 1, so
+     * gradients and parameters are ch10's bit for bit. */
+    if (!mpi_present) return;
+    char dir[64], args[1024], more[2048], ch10[256], ch12[512], path[256];
+    temp_dir(dir, sizeof dir);
+    case_args(args, sizeof args, &CASES[1]);
+    snprintf(ch10, sizeof ch10, "%s/ch10", bin_dir());
+    alone(ch12, sizeof ch12);
+    snprintf(more, sizeof more, "%s --steps 2 --lr 0.01 --grads %s/g10.npz --params-out "
+             "%s/p10.npz", args, dir, dir);
+    run_ok(ch10, more, dir, "out10.txt");
+    snprintf(more, sizeof more, "%s --steps 2 --lr 0.01 --grads %s/g12.npz --params-out "
+             "%s/p12.npz", args, dir, dir);
+    run_ok(ch12, more, dir, "out12.txt");
+    char out10[4096];
+    snprintf(path, sizeof path, "%s/out10.txt", dir);
+    snprintf(out10, sizeof out10, "%s", read_file(path));
+    snprintf(path, sizeof path, "%s/out12.txt", dir);
+    ck_assert_str_eq(read_file(path), out10);
+    const char *names[2] = {"g", "p"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%s10.npz", dir, names[k]);
+        Npz a = load_npz(path);
+        snprintf(path, sizeof path, "%s/%s12.npz", dir, names[k]);
+        Npz b = load_npz(path);
+        assert_npz_identical(&b, &a, names[k][0] == 'g' ? "--grads" : "--params-out");
+        npz_free(&a);
+        npz_free(&b);
+    }
+    remove_dir(dir);
+}
+END_TEST
+
+/* --------------------------------------------- training runs */
+
+/* A short copy-task run with dropout: batch 8, 20 steps. */
+#define RUN_ARGS "--task copy --batch 8 --dropout 0.1 --eval-every 10 --test 10 --plot none"
+
+START_TEST(dropout_run_matches_chapter_10)
+{
+    /* Dropout draws row after row: each rank must skip the numbers of the
+     * rows before its own (rng_skip). Wrong skips give other masks, and
+     * parameters that differ by whole Adam steps (~1e-4 and more). */
+    if (!mpi_present) return;
+    char dir[64], more[2048], ch10[256], ch12[512], path[256];
+    temp_dir(dir, sizeof dir);
+    snprintf(ch10, sizeof ch10, "%s/ch10", bin_dir());
+    snprintf(more, sizeof more, RUN_ARGS " --steps 20 --checkpoint %s/c10.npz --out %s", dir, dir);
+    run_ok(ch10, more, dir, "out10.txt");
+    snprintf(path, sizeof path, "%s/c10.npz", dir);
+    Npz want = load_npz(path);
+    for (int ranks = 2; ranks <= 3; ranks++) {
+        mpirun(ch12, sizeof ch12, ranks);
+        snprintf(more, sizeof more, RUN_ARGS " --steps 20 --checkpoint %s/c12.npz --out %s", dir,
+                 dir);
+        run_ok(ch12, more, dir, "out12.txt");
+        snprintf(path, sizeof path, "%s/c12.npz", dir);
+        Npz got = load_npz(path);
+        char what[64];
+        snprintf(what, sizeof what, "20 steps with dropout on %d ranks", ranks);
+        assert_npz_close(&got, &want, DP_ADAM_ABS, DP_REL, what);
+        npz_free(&got);
+    }
+    npz_free(&want);
+    remove_dir(dir);
+}
+END_TEST
+
+START_TEST(resumed_on_two_ranks)
+{
+    /* 10 steps, then --resume to 20 (rank 0 reads the checkpoint and sends
+     * it to the other rank): every array as in 20 steps in one go. */
+    if (!mpi_present) return;
+    char dir[64], more[2048], ch12[512], path[256];
+    temp_dir(dir, sizeof dir);
+    mpirun(ch12, sizeof ch12, 2);
+    snprintf(more, sizeof more, RUN_ARGS " --steps 20 --checkpoint %s/whole.npz --out %s", dir,
+             dir);
+    run_ok(ch12, more, dir, "whole.txt");
+    snprintf(more, sizeof more, RUN_ARGS " --steps 10 --checkpoint %s/part.npz --out %s", dir,
+             dir);
+    run_ok(ch12, more, dir, "part.txt");
+    snprintf(more, sizeof more, "--resume --checkpoint %s/part.npz --steps 20 --test 10 "
+             "--plot none --out %s", dir, dir);
+    run_ok(ch12, more, dir, "resumed.txt");
+    snprintf(path, sizeof path, "%s/whole.npz", dir);
+    Npz whole = load_npz(path);
+    snprintf(path, sizeof path, "%s/part.npz", dir);
+    Npz resumed = load_npz(path);
+    assert_npz_identical(&resumed, &whole, "resumed on 2 ranks");
+    npz_free(&whole);
+    npz_free(&resumed);
+    remove_dir(dir);
+}
+END_TEST
+
+/* --------------------------------------------- errors */
+
+/* Runs ch12 on 2 ranks with `args`: exit `code`, and exactly one line of
+ * stderr that starts with "ch12: " and holds `needle` (mpirun adds its own
+ * lines about the exit status). */
+static void expect_failure(const char *args, int code, const char *needle)
+{
+    char ch12[512], cmd[2048];
+    mpirun(ch12, sizeof ch12, 2);
+    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>/tmp/ch12-test-stderr.txt", ch12, args);
+    ck_assert_int_eq(run(cmd), code);
+    const char *text = read_file("/tmp/ch12-test-stderr.txt");
+    int lines = 0;
+    for (const char *at = text; at; at = next_line(at)) {
+        if (strncmp(at, "ch12: ", 6) != 0) continue;
+        lines++;
+        const char *end = strchr(at, '\n');
+        ck_assert_msg(strstr(at, needle) && (!end || strstr(at, needle) < end),
+                      "expected \"%s\" in: %s", needle, at);
+    }
+    ck_assert_msg(lines == 1, "%d lines start with ch12: in\n%s", lines, text);
+    remove("/tmp/ch12-test-stderr.txt");
+}
+
+START_TEST(errors_are_reported_once)
+{
+    if (!mpi_present) return;
+    /* Every rank finds a usage error; rank 0 alone says it. */
+    expect_failure("--allreduce bogus", 2, "--allreduce");
+    /* Every rank finds a bad input file: the first says it. */
+    expect_failure("--params tests/fixtures/no-such-model.npz "
+                   "--src tests/fixtures/ch10_post_src.npy --tgt tests/fixtures/ch10_post_tgt.npy "
+                   "--tgt-out tests/fixtures/ch10_post_tgt_out.npy", 1, "no-such-model.npz");
+    /* Rank 0 alone cannot write its output. */
+    char args[1200];
+    case_args(args, sizeof args, &CASES[0]);
+    strcat(args, " --grads /nonexistent-dir/g.npz");
+    expect_failure(args, 1, "/nonexistent-dir/g.npz");
+}
+END_TEST
+
+Suite *data_parallel_suite(void)
+{
+    Suite *s = suite_create("data parallel (chapter 12, MPI)");
+    TCase *tc = tcase_create("mpirun");
+    tcase_set_timeout(tc, 120);
+    tcase_add_unchecked_fixture(tc, find_mpi, NULL);
+    tcase_add_loop_test(tc, two_ranks_match_one_process, 0, NCASES);
+    tcase_add_test(tc, a_rank_without_rows);
+    tcase_add_test(tc, adam_on_two_ranks);
+    tcase_add_test(tc, one_rank_is_chapter_10);
+    tcase_add_test(tc, dropout_run_matches_chapter_10);
+    tcase_add_test(tc, resumed_on_two_ranks);
+    tcase_add_test(tc, errors_are_reported_once);
+    suite_add_tcase(s, tc);
+    return s;
+}
