@@ -48,7 +48,7 @@ static const char *const USAGE =
     "Chapter 12: data-parallel training with MPI. Every rank holds the same model and\n"
     "takes a contiguous share of each batch's rows; an all-reduce sums the gradients,\n"
     "so every rank takes the same Adam step as one process on the whole batch.\n"
-    "With no options, runs the demo (about 10 seconds on 2 ranks). Only rank 0\n"
+    "With no options, runs the demo (a few seconds on 2 ranks). Only rank 0\n"
     "prints and writes files.\n"
     "\n"
     "A training run, as chapter 10's (ch10 --help tells more):\n"
