@@ -897,8 +897,7 @@ static void go_alone(BatchWork *w, double now)
 static int threads_for_step(BatchWork *w, double now)
 {
     int n = omp_get_max_threads();
-    if (n == 1 || omp_in_parallel()) return n;
-    if (now < w->alone_until) return 1;
+    if (n == 1 || omp_in_parallel() || now < w->alone_until) return 1;
     OMP(omp parallel num_threads(n))
     {
         /* nothing: every thread starts, and meets the others at the end */
@@ -942,10 +941,13 @@ static double run_step(BatchWork *w, const Transformer *m, const Transformer *g,
 #ifdef _OPENMP
     double wall = now_seconds(), cpu = cpu_seconds();
     int threads = omp_get_max_threads(), use = threads_for_step(w, wall);
+    size_t cap = w->cap;
     if (use != threads) omp_set_num_threads(use);
     double total = run_slices(w, m, g, b, smoothing, inv_count, dropout, r);
     if (use != threads) omp_set_num_threads(threads);
-    if (use > 1) {   /* did each thread have a core? */
+    /* Did each thread have a core? (Not judged on a step that allocated the
+     * workspace: one thread alone then fills fresh pages.) */
+    if (use > 1 && w->cap == cap) {
         double now = now_seconds();
         if (cpu_seconds() - cpu < CROWDED_SHARE * use * (now - wall)) go_alone(w, now);
         else w->alone_for = 0.0;

@@ -113,6 +113,28 @@ static void quiet_stderr(int quiet)
     }
 }
 
+/* While wait_at_exit is set (the options are being read, or the ranks leave
+ * on an error), a rank that leaves waits for the others first: the rank
+ * that says why has said it before mpirun, seeing a rank gone with an error,
+ * stops the rest. */
+static int wait_at_exit = 1;
+
+static void leave_together(void)
+{
+    int finalized;
+    MPI_Finalized(&finalized);
+    if (!wait_at_exit || finalized) return;
+    MPI_Barrier(MPI_COMM_WORLD);
+    MPI_Finalize();
+}
+
+/* The options are read: stderr is open again on every rank. */
+static void options_read(int root)
+{
+    wait_at_exit = 0;
+    if (!root) quiet_stderr(0);
+}
+
 /* Ranks on one machine share its cores: unless OMP_NUM_THREADS says how
  * many threads, each takes its part of the cores it may run on (mpirun ties
  * each of up to two ranks to one core). Returns the threads of this rank. */
@@ -145,7 +167,7 @@ static void all_or_none(const DataParallel *dp, int rc, const Error *err)
     int mine = rc != 0 ? dp->rank : dp->size, first;
     MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, dp->comm);
     if (first == dp->size) return;
-    MPI_Finalize();
+    wait_at_exit = 1;
     if (dp->rank == first) data_error_from(err);
     exit(EXIT_DATA);
 }
@@ -833,6 +855,7 @@ int main(int argc, char **argv)
     int root = dp.rank == 0;
     if (!root && !freopen("/dev/null", "w", stdout)) return EXIT_DATA;   /* only rank 0 prints */
     if (!root) quiet_stderr(1);
+    atexit(leave_together);
     int threads = share_cores(dp.comm);
 
     cli_init("ch12");
@@ -972,7 +995,7 @@ int main(int argc, char **argv)
                             : smoothing_given ? "--label-smoothing" : lr_given ? "--lr" : NULL;
         if (other)
             usage_error("%s: not with --bench (only --batch, --repeats, --allreduce)", other);
-        if (!root) quiet_stderr(0);
+        options_read(root);
         run_bench(&dp, cfg.batch, repeats, threads);
         MPI_Finalize();
         return 0;
@@ -991,7 +1014,7 @@ int main(int argc, char **argv)
         if (f.steps && !lr_given) usage_error("--steps: needs --lr");
         if (lr_given && !f.steps) usage_error("--lr: needs --steps");
         if (f.params_out && !f.steps) usage_error("--params-out: needs --steps and --lr");
-        if (!root) quiet_stderr(0);
+        options_read(root);
         check_output(&dp, f.grads, "--grads");   /* before any work */
         check_output(&dp, f.params_out, "--params-out");
         run_files(&dp, &f);
@@ -1007,7 +1030,7 @@ int main(int argc, char **argv)
         if (setting || rs.steps || checkpoint)
             usage_error("%s: needs --task copy|reverse (or --resume)",
                         setting ? setting : rs.steps ? "--steps" : "--checkpoint");
-        if (!root) quiet_stderr(0);
+        options_read(root);
         check_outdir(&dp, &opts.plot);
         run_demo(&dp, &opts, threads);
         MPI_Finalize();
@@ -1028,7 +1051,7 @@ int main(int argc, char **argv)
     if (rs.resume && !task && stat(checkpoint, &st) == 0 && S_ISDIR(st.st_mode))
         usage_error("--resume: %s is a directory; name the checkpoint file, or give --task",
                     checkpoint);
-    if (!root) quiet_stderr(0);
+    options_read(root);
     rs.checkpoint = path;
     Error err;
     int rc = 0;
