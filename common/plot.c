@@ -907,3 +907,32 @@ int plot_lines(const PlotOpts *o, const char *name, const char *title,
     figure_free(&f);
     return rc;
 }
+
+int plot_attention_layers(const PlotOpts *o, const char *name, const char *title, Mat maps,
+                          int layers, int heads, Mat blocked, const char *const *row_labels,
+                          const char *const *col_labels, const char *xlabel,
+                          const char *ylabel, Error *err)
+{
+    int panels = layers * heads, R = panels > 0 ? maps.rows / panels : 0;
+    if (o->format == PLOT_NONE) return 0;
+    Mat shown = mat_new(maps.rows, maps.cols);   /* a copy: blocked cells become NaN */
+    mat_copy(shown, maps);
+    Mat *panel = xcalloc((size_t)panels + 1, sizeof *panel, "figure panels");
+    char **titles = xcalloc((size_t)panels + 1, sizeof *titles, "panel titles");
+    for (int p = 0; p < panels; p++) {
+        panel[p] = mat_rows(shown, p * R, R);
+        if (blocked.data)
+            for (int i = 0; i < R; i++)
+                for (int j = 0; j < maps.cols; j++)
+                    if (MAT_AT(blocked, i, j) != 0.0f) MAT_AT(panel[p], i, j) = NAN;
+        titles[p] = xmalloc(48, 1, "a panel title");
+        snprintf(titles[p], 48, "layer %d, head %d", p / heads + 1, p % heads + 1);
+    }
+    int rc = plot_heatmap_grid(o, name, title, panel, (const char *const *)titles, layers, heads,
+                               row_labels, col_labels, xlabel, ylabel, err);
+    for (int p = 0; p < panels; p++) free(titles[p]);
+    free(titles);
+    free(panel);
+    mat_free(&shown);
+    return rc;
+}

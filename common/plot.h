@@ -91,6 +91,29 @@ int plot_heatmap_grid(const PlotOpts *o, const char *name, const char *title,
                       const char *const *row_labels, const char *const *col_labels,
                       const char *xlabel, const char *ylabel, Error *err);
 
+/**
+ * \brief The attention weights of every layer and head in one figure:
+ * layers down, heads across, titled "layer n, head h"; blocked cells grey.
+ * \param o format and folder
+ * \param name the files' name, without extension
+ * \param title the figure's title
+ * \param maps (layers * heads * R, C): layer n, head h at rows [(n heads + h) R, ...)
+ * \param layers panels down
+ * \param heads panels across
+ * \param blocked (R, C) nonzero where a query may not look (drawn grey), or
+ *        a matrix with no data (mat_wrap(NULL, 0, 0)) when none is
+ * \param row_labels R labels (the queries), or NULL
+ * \param col_labels C labels (the keys), or NULL
+ * \param xlabel the axis title under the columns
+ * \param ylabel the axis title beside the rows
+ * \param[out] err the message on failure
+ * \return 0, or -1 with err set
+ */
+int plot_attention_layers(const PlotOpts *o, const char *name, const char *title, Mat maps,
+                          int layers, int heads, Mat blocked, const char *const *row_labels,
+                          const char *const *col_labels, const char *xlabel,
+                          const char *ylabel, Error *err);
+
 /** \brief Flags of plot_lines: log scales. */
 enum {
     PLOT_LOGX = 1,   ///< logarithmic x axis

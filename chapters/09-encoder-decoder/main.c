@@ -203,27 +203,9 @@ static void plot_attention(const PlotOpts *o, const char *name, const char *titl
                            int N, int H, Mat mask, char **rows, char **cols, const char *xlabel,
                            const char *ylabel)
 {
-    int L = mask.rows, K = mask.cols;
-    Mat shown = mat_new(N * H * L, K);   /* a copy: blocked cells become NaN ("blocked") */
-    mat_copy(shown, maps);
-    Mat *panels = xcalloc((size_t)(N * H), sizeof *panels, "figure panels");
-    char **titles = xcalloc((size_t)(N * H), sizeof *titles, "panel titles");
-    for (int p = 0; p < N * H; p++) {
-        panels[p] = mat_rows(shown, p * L, L);
-        for (int i = 0; i < L; i++)
-            for (int j = 0; j < K; j++)
-                if (MAT_AT(mask, i, j) != 0.0f) MAT_AT(panels[p], i, j) = NAN;
-        titles[p] = xmalloc(48, 1, "a panel title");
-        snprintf(titles[p], 48, "layer %d, head %d", p / H + 1, p % H + 1);
-    }
     Error err;
-    int rc = plot_heatmap_grid(o, name, title, panels, (const char *const *)titles, N, H,
-                               (const char *const *)rows, (const char *const *)cols, xlabel,
-                               ylabel, &err);
-    for (int p = 0; p < N * H; p++) free(titles[p]);
-    free(titles);
-    free(panels);
-    mat_free(&shown);
+    int rc = plot_attention_layers(o, name, title, maps, N, H, mask, (const char *const *)rows,
+                                   (const char *const *)cols, xlabel, ylabel, &err);
     if (rc != 0) data_error_from(&err);
     if (o->format == PLOT_PNG || o->format == PLOT_SVG)
         printf("Figure: %s/%s.%s (with %s.dat and %s.gp beside it)\n", o->outdir, name,

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 #include "backward.h"
+#include "crowding.h"
 #include "loss.h"
 #include "ops.h"
 #include "positional.h"
@@ -55,15 +56,6 @@ enum {
  * slices of pairs. */
 #define WORK_FLOATS ((size_t)1 << 24)
 
-/* Threads share a core with another program when starting and joining
- * them takes longer than this (seconds), or when they got less than this
- * share of a core each during a step; see threads_for_step. */
-#define CROWDED_START 5e-4
-#define CROWDED_SHARE 0.75
-/* How long steps then stay on one thread before they try again: 1 s, twice
- * as long after each try that finds the cores still busy, at most 64 s. */
-#define ALONE_MIN 1.0
-#define ALONE_MAX 64.0
 
 static int max_int(int a, int b) { return a > b ? a : b; }
 static int min_int(int a, int b) { return a < b ? a : b; }
@@ -97,8 +89,7 @@ struct BatchWork {
     int pair_cap;
     Transformer g;           /* the gradient views (transformer_grad_view) ... */
     const float *g_of;       /* ... of this gradient buffer, NULL if none */
-    double alone_until;      /* now_seconds() until which steps run on one thread */
-    double alone_for;        /* how long the last such period was; 0 after a good step */
+    Crowding crowding;       /* one thread while the cores are busy (crowding.h) */
 
     Mat pe;                  /* (max(S, T), E) positional encodings */
     Mat x0, y0;              /* (B S, E), (B T, E) embeddings + PE, after dropout */
@@ -866,48 +857,6 @@ static void backward(BatchWork *w, const Transformer *m, const Transformer *g, c
     embedding_backward(g->src_embed, dx, b->src);
 }
 
-/* How many threads this step should use. The loops above end at a
- * barrier, where the threads that are done wait for the last one; OpenMP's
- * threads wait by spinning, on the assumption that each has a core of its
- * own. When another program runs on one of the cores, the last thread may
- * not run until the scheduler's next time slice, and every barrier lasts
- * milliseconds instead of microseconds: a step of the chapter's demo model
- * that takes 3 ms on one thread took 1.7 s on two. So a step first times
- * one empty parallel region, and afterwards checks that its threads were
- * running (process CPU time against wall time); if either says that the
- * cores are busy, the steps run on one thread for a while (alone_for)
- * before they try again. The results are the same on any number of
- * threads: only the speed changes. */
-#ifdef _OPENMP
-static double cpu_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);   /* every thread of the process */
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* The cores are busy: one thread from now on, for twice as long as the last time. */
-static void go_alone(BatchWork *w, double now)
-{
-    w->alone_for = w->alone_for > 0.0 ? w->alone_for * 2.0 : ALONE_MIN;
-    if (w->alone_for > ALONE_MAX) w->alone_for = ALONE_MAX;
-    w->alone_until = now + w->alone_for;
-}
-
-static int threads_for_step(BatchWork *w, double now)
-{
-    int n = omp_get_max_threads();
-    if (n == 1 || omp_in_parallel() || now < w->alone_until) return 1;
-    OMP(omp parallel num_threads(n))
-    {
-        /* nothing: every thread starts, and meets the others at the end */
-    }
-    if (now_seconds() - now < CROWDED_START) return n;
-    go_alone(w, now);
-    return 1;
-}
-#endif
-
 /* Pairs [first, first + n) of b. */
 static Batch slice(const Batch *b, int first, int n)
 {
@@ -933,29 +882,20 @@ static double run_slices(BatchWork *w, const Transformer *m, const Transformer *
     return total;
 }
 
-/* run_slices on the number of threads that threads_for_step chooses. */
+/* run_slices on both threads, or on one while another program holds a
+ * core (crowding.h: the spinning barriers of a step's hundreds of loops
+ * would then last milliseconds each). */
 static double run_step(BatchWork *w, const Transformer *m, const Transformer *g, const Batch *b,
                        float smoothing, float inv_count, float dropout, Rng *r)
 {
     fit_model(w, &m->cfg);
-#ifdef _OPENMP
-    double wall = now_seconds(), cpu = cpu_seconds();
-    int threads = omp_get_max_threads(), use = threads_for_step(w, wall);
     size_t cap = w->cap;
-    if (use != threads) omp_set_num_threads(use);
+    Stretch s = crowding_begin(&w->crowding);
     double total = run_slices(w, m, g, b, smoothing, inv_count, dropout, r);
-    if (use != threads) omp_set_num_threads(threads);
-    /* Did each thread have a core? (Not judged on a step that allocated the
-     * workspace: one thread alone then fills fresh pages.) */
-    if (use > 1 && w->cap == cap) {
-        double now = now_seconds();
-        if (cpu_seconds() - cpu < CROWDED_SHARE * use * (now - wall)) go_alone(w, now);
-        else w->alone_for = 0.0;
-    }
+    /* a step that allocated the workspace says nothing: one thread alone
+     * then fills fresh pages */
+    crowding_end(&w->crowding, &s, w->cap == cap);
     return total;
-#else
-    return run_slices(w, m, g, b, smoothing, inv_count, dropout, r);
-#endif
 }
 
 double batched_backward(Transformer *m, BatchWork *w, const Batch *b, float smoothing,

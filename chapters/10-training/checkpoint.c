@@ -29,9 +29,8 @@ static void add_f32_array(NpzWriter *w, const char *name, const float *v, int64_
     npz_add_f32(w, name, v, 1, &n);
 }
 
-/* n floats in the parameters' layout (Adam's moments, the best parameters), each
- * tensor under prefix + its name. */
-static void add_per_param(NpzWriter *w, const ParamSet *ps, const char *prefix, const float *v)
+void checkpoint_add_per_param(NpzWriter *w, const ParamSet *ps, const char *prefix,
+                              const float *v)
 {
     char name[256];
     for (int i = 0; i < ps->count; i++) {
@@ -52,8 +51,8 @@ int checkpoint_save(const char *path, const Trainer *t, Error *err)
     add_i64(&w, "config.nhead", c->model.H);
     add_i64(&w, "config.norm_first", c->model.norm_first);
 
-    add_per_param(&w, &t->m.params, "optim.exp_avg.", t->adam.m);
-    add_per_param(&w, &t->m.params, "optim.exp_avg_sq.", t->adam.v);
+    checkpoint_add_per_param(&w, &t->m.params, "optim.exp_avg.", t->adam.m);
+    checkpoint_add_per_param(&w, &t->m.params, "optim.exp_avg_sq.", t->adam.v);
     add_i64(&w, "optim.step", t->adam.step);
     const float betas[2] = {t->adam.beta1, t->adam.beta2};
     add_f32_array(&w, "optim.betas", betas, 2);
@@ -81,7 +80,7 @@ int checkpoint_save(const char *path, const Trainer *t, Error *err)
     add_f32_array(&w, "train.eval_loss", t->eval_loss, t->points);
     add_i64(&w, "train.best_step", t->best_step);
     add_f32(&w, "train.best_loss", t->best_loss);
-    add_per_param(&w, &t->m.params, "train.best.", t->best);
+    checkpoint_add_per_param(&w, &t->m.params, "train.best.", t->best);
 
     int rc = npz_write(&w, path, err);           /* atomic: temporary file, fsync, rename */
     npz_writer_free(&w);
@@ -177,9 +176,8 @@ static int load_config(TrainConfig *c, const Npz *z, const char *path, Error *er
     return 0;
 }
 
-/* The arrays prefix + name back into v (the parameters' layout). */
-static int load_per_param(float *v, const ParamSet *ps, const Npz *z, const char *path,
-                        const char *prefix, Error *err)
+int checkpoint_load_per_param(float *v, const ParamSet *ps, const Npz *z, const char *path,
+                              const char *prefix, Error *err)
 {
     char name[256];
     for (int i = 0; i < ps->count; i++) {
@@ -203,8 +201,8 @@ static int load_state(Trainer *t, const Npz *z, const char *path, Error *err)
     int64_t nhead, step, adam_step;
     if (params_load(&t->m.params, z, path, ignore, err) != 0 ||
         get_i64(z, path, "config.nhead", t->cfg.model.H, t->cfg.model.H, &nhead, err) != 0 ||
-        load_per_param(t->adam.m, &t->m.params, z, path, "optim.exp_avg.", err) != 0 ||
-        load_per_param(t->adam.v, &t->m.params, z, path, "optim.exp_avg_sq.", err) != 0 ||
+        checkpoint_load_per_param(t->adam.m, &t->m.params, z, path, "optim.exp_avg.", err) != 0 ||
+        checkpoint_load_per_param(t->adam.v, &t->m.params, z, path, "optim.exp_avg_sq.", err) != 0 ||
         get_i64(z, path, "train.step", 0, INT64_MAX / 4, &step, err) != 0 ||
         get_i64(z, path, "optim.step", step, step, &adam_step, err) != 0)
         return -1;
@@ -231,7 +229,7 @@ static int load_state(Trainer *t, const Npz *z, const char *path, Error *err)
     int64_t best_step;
     const float *best_loss;
     if (get_i64(z, path, "train.best_step", 0, step, &best_step, err) != 0 ||
-        load_per_param(t->best, &t->m.params, z, path, "train.best.", err) != 0)
+        checkpoint_load_per_param(t->best, &t->m.params, z, path, "train.best.", err) != 0)
         return -1;
     const Tensor *bl = npz_get_f32(z, path, "train.best_loss", 0, NULL, err);
     if (!bl) return -1;

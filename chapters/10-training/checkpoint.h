@@ -43,6 +43,29 @@ int checkpoint_save(const char *path, const Trainer *t, Error *err);
  * \return 0, or -1 with err set
  */
 int checkpoint_load(const char *path, Trainer *t, Error *err);
+/**
+ * \brief Adds n floats laid out as the parameters (Adam's moments, the best
+ * parameters) to a writer, each tensor under prefix + its name and shape.
+ * \param w the writer
+ * \param ps the parameters, for names, shapes and offsets
+ * \param prefix e.g. "optim.exp_avg."
+ * \param v (ps->size) the floats
+ */
+void checkpoint_add_per_param(NpzWriter *w, const ParamSet *ps, const char *prefix,
+                              const float *v);
+/**
+ * \brief Reads back what checkpoint_add_per_param wrote: every tensor
+ * prefix + name, with its shape, finite.
+ * \param[out] v (ps->size) the floats
+ * \param ps the parameters, for names, shapes and offsets
+ * \param z the file's arrays
+ * \param path the file, for messages
+ * \param prefix e.g. "optim.exp_avg."
+ * \param[out] err the array and the problem
+ * \return 0, or -1 with err set
+ */
+int checkpoint_load_per_param(float *v, const ParamSet *ps, const Npz *z, const char *path,
+                              const char *prefix, Error *err);
 
 /** @} */
 

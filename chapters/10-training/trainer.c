@@ -30,7 +30,7 @@ static void stream(Rng *r, uint64_t seed, uint64_t purpose)
  * PyTorch's N(0, 1) embeddings times sqrt(E), a token's vector is about 5.7
  * per entry at E = 32 and drowns the positional encoding (entries in
  * [-1, 1]); Xavier's are about 1, so the positions are heard from the start. */
-static void init_xavier(Transformer *m, Rng *r)
+void transformer_init_xavier(Transformer *m, Rng *r)
 {
     for (int i = 0; i < m->params.count; i++) {
         const Param *p = &m->params.items[i];
@@ -47,7 +47,7 @@ void trainer_new(Trainer *t, const TrainConfig *c)
     Rng r;
     stream(&r, c->seed, STREAM_INIT);
     transformer_new(&t->m, &t->cfg.model, &r);
-    if (c->xavier) init_xavier(&t->m, &r);
+    if (c->xavier) transformer_init_xavier(&t->m, &r);
     params_alloc_grad(&t->m.params);
     adam_init(&t->adam, t->m.params.size, 0.9f, 0.98f, 1e-9f);
     t->best = xcalloc(t->m.params.size, sizeof(float), "the best parameters");

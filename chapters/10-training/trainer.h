@@ -74,6 +74,13 @@ void trainer_new(Trainer *t, const TrainConfig *c);
  */
 void trainer_free(Trainer *t);
 /**
+ * \brief Xavier-uniform initialisation of every matrix of a model (the
+ * vectors keep theirs), as The Annotated Transformer does.
+ * \param m the model
+ * \param r the random generator
+ */
+void transformer_init_xavier(Transformer *m, Rng *r);
+/**
  * \brief The learning rate of step k (counting from 1).
  * \param c the settings: the schedule, or a constant lr
  * \param k the step, from 1
