@@ -131,6 +131,19 @@ tour:                       ## the main job: build, run every demo, write figure
 	@echo; echo "Figures written (each with its .dat and .gp beside it):"
 	@find out -name '*.png' -o -name '*.svg' 2>/dev/null | sort | sed 's/^/  /'
 
+# Chapter 11's shipped model: the full recipe with seed 1, resumed if a
+# run was stopped (Ctrl-C writes a checkpoint), then the best model copied.
+G2P_RUN := $(BUILD)/g2p-full
+g2p-model:                  ## chapter 11: remake data/ch11_g2p.npz (full recipe, seed 1; about an hour on 2 cores)
+	@$(MAKE) --no-print-directory $(BUILD)/bin/ch11
+	@if [ -f $(G2P_RUN)/g2p.npz ]; then \
+	    $(BUILD)/bin/ch11 train --resume --checkpoint $(G2P_RUN)/g2p.npz --out $(G2P_RUN); \
+	else \
+	    $(BUILD)/bin/ch11 train --recipe full --seed 1 --out $(G2P_RUN); \
+	fi
+	cp $(G2P_RUN)/g2p_best.npz data/ch11_g2p.npz
+	$(BUILD)/bin/ch11 eval --model data/ch11_g2p.npz
+
 test: deps                  ## run every test suite (Check), non-zero exit on failure
 	@$(MAKE) --no-print-directory $(TEST_BIN) $(PROGRAMS)
 	BIN_DIR=$(BUILD)/bin $(TEST_BIN)
@@ -150,7 +163,7 @@ fixtures:                   ## regenerate tests/fixtures (python3-numpy, python3
 # its committed seeds (tests/fuzz/corpus/NAME), keeping what it discovers in
 # build/fuzz/corpus/NAME; a crash fails, leaving build/fuzz/NAME-crash-*.
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := npy npz model checkpoint cli
+FUZZ_TARGETS := npy npz model checkpoint cli lexicon
 FUZZ_DIR     := build/fuzz
 FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
                 -fno-sanitize-recover=all -fsanitize=fuzzer-no-link
@@ -163,7 +176,7 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_file.h $(LIB)
 $(BUILD)/make_seeds: tests/fuzz/make_seeds.c tests/fuzz/fuzz_file.h $(LIB)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Itests/fuzz -o $@ $< $(LIB) $(LDLIBS)
 
-fuzz:                       ## libFuzzer on the .npy, .npz, model and checkpoint readers and the options (FUZZ_SECONDS=30 each)
+fuzz:                       ## libFuzzer on the .npy, .npz, model, checkpoint and dictionary readers and the options (FUZZ_SECONDS=30 each)
 	@command -v clang >/dev/null || { echo "make fuzz: needs clang (Debian: apt-get install clang)" >&2; exit 1; }
 	@$(MAKE) --no-print-directory CC=clang OMP=0 BUILD=$(FUZZ_DIR) CFLAGS="$(FUZZ_CFLAGS)" \
 	    $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_TARGETS)) $(FUZZ_DIR)/make_seeds
@@ -193,7 +206,7 @@ valgrind:                   ## every demo under valgrind memcheck: 0 errors, 0 b
 	@$(MAKE) --no-print-directory $(PROGRAMS)
 	@rm -rf $(VG_OUT) && mkdir -p $(VG_OUT)
 	@export OMP_NUM_THREADS=1; \
-	for p in $(filter-out %/ch10 %/ch12,$(PROGRAMS)); do \
+	for p in $(filter-out %/ch10 %/ch11 %/ch12,$(PROGRAMS)); do \
 	    n=$$(basename $$p); echo "valgrind $$n (demo)"; \
 	    $(VALGRIND) $$p --out $(VG_OUT)/$$n > $(VG_OUT)/$$n.log || { echo "$$n: memcheck failed" >&2; exit 1; }; \
 	done; \
@@ -204,6 +217,15 @@ valgrind:                   ## every demo under valgrind memcheck: 0 errors, 0 b
 	$(VALGRIND) $(BUILD)/bin/ch10 $(VG_FILES) --steps 3 --lr 0.01 --grads $(VG_OUT)/ch10/g.npz \
 	    --params-out $(VG_OUT)/ch10/p.npz --plot png --out $(VG_OUT)/ch10 >> $(VG_OUT)/ch10.log || \
 	    { echo "ch10: memcheck failed" >&2; exit 1; }
+	@export OMP_NUM_THREADS=1; echo "valgrind ch11 (predict, show, eval on 20 words, 3 training steps, --resume)"; \
+	$(VALGRIND) $(BUILD)/bin/ch11 predict KNIGHT PHOTOGRAPH > $(VG_OUT)/ch11.log && \
+	$(VALGRIND) $(BUILD)/bin/ch11 show --beam 3 --out $(VG_OUT)/ch11 TAXI >> $(VG_OUT)/ch11.log && \
+	$(VALGRIND) $(BUILD)/bin/ch11 eval --words 20 --beam 3 >> $(VG_OUT)/ch11.log && \
+	$(VALGRIND) $(BUILD)/bin/ch11 train --steps 2 --eval-every 2 --dev-words 10 --plot none \
+	    --out $(VG_OUT)/ch11 >> $(VG_OUT)/ch11.log && \
+	$(VALGRIND) $(BUILD)/bin/ch11 train --resume --checkpoint $(VG_OUT)/ch11/g2p.npz --steps 3 \
+	    --plot none --out $(VG_OUT)/ch11 >> $(VG_OUT)/ch11.log || \
+	    { echo "ch11: memcheck failed" >&2; exit 1; }
 	@echo "valgrind: no memory errors, nothing definitely lost"
 
 # build/bin/bench <- tests/bench_main.c + the library, and OpenBLAS for its
@@ -309,9 +331,9 @@ distclean: clean            ## remove build/ and out/
 
 help:                       ## this list
 	@echo "Targets:"
-	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' Makefile | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  make %-16s %s\n", $$1, $$2}'
 	@echo "Chapter programs (run with --help for options):"
 	@for d in $(PROGRAM_DIRS); do echo "  $(BUILD)/bin/ch$$(basename $$d | cut -c1-2)   $$d"; done
 	@echo "Variables: CC=gcc|clang  OPT=-O2  OMP=0 (no OpenMP)  BLAS=openblas (mat_mul calls OpenBLAS)"
 
-.PHONY: all deps tour test sanitize fixtures fuzz valgrind bench bench-mpi docs notebooks notebooks-render notebooks-check clean distclean help FORCE
+.PHONY: all deps tour g2p-model test sanitize fixtures fuzz valgrind bench bench-mpi docs notebooks notebooks-render notebooks-check clean distclean help FORCE

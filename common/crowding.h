@@ -34,7 +34,8 @@ typedef struct {
 typedef struct {
     int threads;          ///< OpenMP's number of threads before the stretch
     int use;              ///< the stretch's
-    double wall, cpu;     ///< when it started, and the process's CPU time then
+    double wall;          ///< when it started (now_seconds())
+    double cpu;           ///< the process's CPU time then
 } Stretch;
 
 /**

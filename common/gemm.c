@@ -36,13 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-/* A pragma that disappears without OpenMP (no "unknown pragma" warning). */
-#define OMP(directive) _Pragma(#directive)
-#else
-#define OMP(directive)
-#endif
+#include "parallel.h"   /* OMP(...): a pragma that disappears without OpenMP */
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #define HAVE_X86_KERNELS 1

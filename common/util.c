@@ -4,7 +4,10 @@
  */
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -153,4 +156,33 @@ int atomic_commit(AtomicFile *af, Error *err)
     free(af->tmp);
     af->path = af->tmp = NULL;
     return 0;
+}
+
+void atomic_remove_stale(const char *path)
+{
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : dir;
+    if (slash == dir) {          /* a checkpoint in / */
+        dir[1] = '\0';
+        base = path + 1;
+    } else if (slash) {
+        *slash = '\0';
+    }
+    const char *where = slash ? dir : ".";
+    size_t n = strlen(base);
+    DIR *d = opendir(where);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, base, n) != 0 || strncmp(e->d_name + n, ".tmp-", 5) != 0) continue;
+        char *end;
+        long pid = strtol(e->d_name + n + 5, &end, 10);
+        if (*end != '\0' || pid <= 0) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   /* still running */
+        char *stale = path_join(where, e->d_name);
+        if (remove(stale) == 0) printf("Removed %s, left by a run killed while writing.\n", stale);
+        free(stale);
+    }
+    if (d) closedir(d);
+    free(dir);
 }

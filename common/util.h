@@ -118,6 +118,13 @@ int atomic_commit(AtomicFile *af, Error *err);
  * \param af a file from atomic_open
  */
 void atomic_abort(AtomicFile *af);
+/**
+ * \brief Removes the temporaries of path (path.tmp-PID) whose process no
+ * longer runs: what a program killed while writing (kill -9, a power cut)
+ * left behind. Each removal is said on stdout.
+ * \param path the final name of a file written through atomic_open
+ */
+void atomic_remove_stale(const char *path);
 
 /**
  * \brief Creates a directory and its parents ("mkdir -p").

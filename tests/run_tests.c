@@ -39,6 +39,10 @@ int main(void)
     srunner_add_suite(sr, batched_suite());
     srunner_add_suite(sr, survival_suite());
     srunner_add_suite(sr, data_parallel_suite());
+    srunner_add_suite(sr, lexicon_suite());
+    srunner_add_suite(sr, score_suite());
+    srunner_add_suite(sr, decode_suite());
+    srunner_add_suite(sr, pronunciation_suite());
     srunner_add_suite(sr, bad_input_suite());
     srunner_add_suite(sr, pages_suite());
 

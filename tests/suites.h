@@ -42,5 +42,9 @@ Suite *batched_suite(void);
 Suite *bad_input_suite(void);
 Suite *survival_suite(void);
 Suite *data_parallel_suite(void);
+Suite *lexicon_suite(void);
+Suite *score_suite(void);
+Suite *decode_suite(void);
+Suite *pronunciation_suite(void);
 
 #endif

@@ -47,6 +47,7 @@
 #include "npy.h"
 #include "rng.h"
 #include "checkpoint.h"
+#include "lexicon.h"
 #include "transformer.h"
 
 enum { TIMEOUT = 60 };
@@ -267,6 +268,30 @@ static void make_bombs(void)
     npz_free(&z);
 }
 
+/* Chapter 11: a pronunciation model (the chapter's vocabularies, E = 8),
+ * broken copies of it, and dictionaries good and bad. */
+static void make_g2p_files(void)
+{
+    TransformerConfig c = {8, 16, 2, 1, 1, G2P_LETTERS, G2P_PHONES, 1, 1, 1};
+    Transformer m;
+    Rng r;
+    rng_seed(&r, 11);
+    transformer_new(&m, &c, &r);
+    Error err;
+    ck_assert_msg(transformer_save(&m, in_dir("g2p.npz"), &err) == 0, "%s", err.msg);
+    transformer_free(&m);
+    npz_variant("g2p.npz", "g2p_nan.npz", "decoder.layers.0.linear2.weight", FIRST_NAN, 0);
+    save_prefix("g2p.npz", "g2p_trunc.npz", -100);
+    static const char dict[] = "CAT\tK AE T\nDOG\tD AO G\nFISH\tF IH SH\nSHOE\tSH UW\n"
+                               "COAT\tK OW T\n";
+    write_bytes("dict.txt", dict, sizeof dict - 1);
+    static const char bad[] = "CAT\tK AE T\nDOG\tD AO G\nFISH\tF IH XX\n";   /* line 3 */
+    write_bytes("dict_bad.txt", bad, sizeof bad - 1);
+    write_bytes("words.txt", "CAT\nDOG\n", 8);                                 /* no pronunciations */
+    static const char ref[] = "EITHER\tAY DH ER\tIY DH ER\nPECAN\tP IH K AE N\tP IY K AA N\n";
+    write_bytes("ref.txt", ref, sizeof ref - 1);
+}
+
 /* Every file the rows name. */
 static void make_files(void)
 {
@@ -391,6 +416,7 @@ static void make_files(void)
     save_i64("src_long.npy", many, 2, s840);
 
     make_bombs();
+    make_g2p_files();
 }
 
 /* Removes a directory and everything in it (no symbolic links are made here). */
@@ -747,6 +773,68 @@ static const Case CASES[] = {
      "in_proj_weight", MPI2},
     {"ch12", "--resume --checkpoint @/ckpt_bomb.npz", 1, "src_embed.weight", MPI2},
     {"ch12", "--no-such-option", 2, "--no-such-option", MPI2},
+
+    /* --- chapter 11: train, eval, predict, show, the demo */
+    {"ch11", "fly", 2, "fly", 0},
+    {"ch11", "tr\nain", 2, "tr?ain", 0},
+    {"ch11", "eval --no-such", 2, "--no-such", 0},
+    {"ch11", "predict --model @/g2p.npz -q cat", 2, "-q", 0},
+    {"ch11", "eval --recipe full", 2, "--recipe", 0},
+    {"ch11", "predict --model @/g2p.npz --steps 3 cat", 2, "--steps", 0},
+    {"ch11", "--beam 3", 2, "--beam", 0},
+    {"ch11", "train --steps", 2, "--steps", 0},
+    {"ch11", "eval --model @/g2p.npz --ref @/ref.txt --beam", 2, "--beam", 0},
+    {"ch11", "predict --model @/g2p.npz --beam 0 cat", 2, "--beam", 0},
+    {"ch11", "predict --model @/g2p.npz --beam -1 cat", 2, "--beam", 0},
+    {"ch11", "eval --model @/g2p.npz --ref @/ref.txt --beam 65", 2, "--beam", 0},
+    {"ch11", "show --model @/g2p.npz --beam x --out @/out/f cat", 2, "--beam", 0},
+    {"ch11", "predict --model @/g2p.npz --alpha nan cat", 2, "--alpha", 0},
+    {"ch11", "eval --model @/g2p.npz --ref @/ref.txt --alpha -1", 2, "--alpha", 0},
+    {"ch11", "eval --model @/g2p.npz --ref @/ref.txt --words 0", 2, "--words", 0},
+    {"ch11", "train --steps 0", 2, "--steps", 0},
+    {"ch11", "train --steps -5", 2, "--steps", 0},
+    {"ch11", "train --eval-every 0", 2, "--eval-every", 0},
+    {"ch11", "train --recipe tiny --dict @/dict.txt --checkpoint @/out/c.npz --plot none", 2,
+     "--recipe", 0},
+    {"ch11", "train --resume --seed 3 --checkpoint @/out/c.npz", 2, "--seed", 0},
+    {"ch11", "train --resume --recipe full --checkpoint @/out/c.npz", 2, "--recipe", 0},
+    {"ch11", "eval --model @/g2p.npz --ref @/ref.txt extra", 2, "extra", 0},
+    {"ch11", "show --model @/g2p.npz", 2, "show", 0},
+    {"ch11", "predict --model @/nope.npz cat", 1, "@/nope.npz", 0},
+    {"ch11", "eval --model @/adir --ref @/ref.txt", 1, "@/adir", 0},
+    {"ch11", "show --model @/empty.npy --out @/out/f cat", 1, "@/empty.npy", 0},
+    {"ch11", "predict --model @/g2p_trunc.npz cat", 1, "@/g2p_trunc.npz", 0},
+    {"ch11", "predict --model tests/fixtures/ch10_post_model.npz cat", 1,
+     "tests/fixtures/ch10_post_model.npz", 0},
+    {"ch11", "eval --model @/model.npz --ref @/ref.txt", 1, "@/model.npz", 0},
+    {"ch11", "predict --model @/g2p_nan.npz cat", 1, "decoder.layers.0.linear2.weight", 0},
+    {"ch11", "show --model @/model_bomb.npz --out @/out/f cat", 1, "in_proj_weight", 0},
+    {"ch11", "--model @/g2p_trunc.npz --plot none", 1, "@/g2p_trunc.npz", 0},
+    {"ch11", "--model @/nope.npz --plot none", 1, "@/nope.npz", 0},
+    {"ch11", "show --model @/g2p.npz --plot none c4t", 1, "'c4t'", 0},
+    {"ch11", "train --dict @/dict_bad.txt --steps 1 --checkpoint @/out/c.npz --plot none", 1,
+     "@/dict_bad.txt:3:", 0},
+    {"ch11", "train --dict @/words.txt --steps 1 --checkpoint @/out/c.npz --plot none", 1,
+     "@/words.txt:1:", 0},
+    {"ch11", "train --dict @/adir --steps 1 --checkpoint @/out/c.npz --plot none", 1, "@/adir", 0},
+    {"ch11", "train --dict @/nope.txt --steps 1 --checkpoint @/out/c.npz --plot none", 1,
+     "@/nope.txt", 0},
+    {"ch11", "train --dict @/g2p.npz --steps 1 --checkpoint @/out/c.npz --plot none", 1,
+     "@/g2p.npz", 0},
+    {"ch11", "eval --model @/g2p.npz --ref @/nope.ref", 1, "@/nope.ref", 0},
+    {"ch11", "eval --model @/g2p.npz --ref @/words.txt", 1, "@/words.txt:1:", 0},
+    {"ch11", "eval --model @/g2p.npz --ref @/dict_bad.txt", 1, "@/dict_bad.txt:3:", 0},
+    {"ch11", "train --resume --checkpoint @/nope.npz", 1, "@/nope.npz", 0},
+    {"ch11", "train --resume --checkpoint @/g2p.npz --dict @/dict.txt", 1, "@/g2p.npz", 0},
+    {"ch11", "train --resume --checkpoint @/ckpt.npz --dict @/dict.txt", 1, "@/ckpt.npz", 0},
+    {"ch11", "train --resume --checkpoint @/adir --dict @/dict.txt", 1, "@/adir", 0},
+    {"ch11", "train --dict @/dict.txt --steps 1 --out @/blocker/o", 1, "@/blocker", 0},
+    {"ch11", "show --model @/g2p.npz --plot png --out @/blocker/f cat", 1, "@/blocker", 0},
+    {"ch11", "train --dict @/dict.txt --steps 1 --checkpoint @/blocker/sub/c.npz --plot none", 1,
+     "@/blocker", 0},
+    {"ch11", "train --dict @/dict.txt --steps 1 --checkpoint @/adir --plot none", 1, "@/adir", 0},
+    {"ch11", "train --dict @/dict.txt --steps 1 --eval-every 1 --dev-words 2 --checkpoint "
+     "@/out/c.npz --plot none", 1, "@/out/c.npz", FULL_DISK | PROGRESS},
 };
 enum { N_CASES = sizeof CASES / sizeof CASES[0] };
 
@@ -772,7 +860,7 @@ static const struct {
 };
 enum { N_COMMON = sizeof COMMON / sizeof COMMON[0] };
 static const char *const PROGRAMS[] = {"ch01", "ch02", "ch03", "ch04", "ch05", "ch06",
-                                       "ch07", "ch08", "ch09", "ch10", "ch12"};
+                                       "ch07", "ch08", "ch09", "ch10", "ch12", "ch11"};
 enum { N_PROGRAMS = sizeof PROGRAMS / sizeof PROGRAMS[0] };
 
 /* ------------------------------------------------------------ running one */
@@ -1072,6 +1160,11 @@ static const Case GOOD[] = {
     {"ch08", DEC "--output @/out/y.npy --self-attn @/out/s.npy --cross-attn @/out/c.npy", 0, "", 0},
     {"ch09", DEC "--logits @/out/l.npy --save @/out/m.npz", 0, "", 0},
     {"ch10", LOSS "--steps 2 --lr 0.01 --grads @/out/g.npz --params-out @/out/p.npz", 0, "", 0},
+    {"ch11", "train --dict @/dict.txt --steps 2 --eval-every 1 --dev-words 2 --checkpoint "
+     "@/out/c.npz --plot none", 0, "", 0},
+    {"ch11", "predict --model @/g2p.npz cat", 0, "", 0},
+    {"ch11", "eval --model @/g2p.npz --ref @/ref.txt --beam 2", 0, "", 0},
+    {"ch11", "show --model @/g2p.npz --plot none cat", 0, "", 0},
 };
 enum { N_GOOD = sizeof GOOD / sizeof GOOD[0] };
 
@@ -1121,6 +1214,9 @@ END_TEST
 #define LLVMFuzzerTestOneInput fuzz_checkpoint_input
 #include "fuzz/fuzz_checkpoint.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_lexicon_input
+#include "fuzz/fuzz_lexicon.c"
+#undef LLVMFuzzerTestOneInput
 
 static const struct {
     const char *dir;
@@ -1130,6 +1226,7 @@ static const struct {
     {"tests/fuzz/corpus/npz", fuzz_npz_input},
     {"tests/fuzz/corpus/model", fuzz_model_input},
     {"tests/fuzz/corpus/checkpoint", fuzz_checkpoint_input},
+    {"tests/fuzz/corpus/lexicon", fuzz_lexicon_input},
 };
 
 /* Every file of one corpus, in a child with 2 GB of address space (see

@@ -6,13 +6,8 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include "parallel.h"
 #include "util.h"
-
-#ifdef _OPENMP
-#define OMP(directive) _Pragma(#directive)   /* nothing without OpenMP */
-#else
-#define OMP(directive)
-#endif
 
 void adam_init(Adam *a, size_t n, float beta1, float beta2, float eps)
 {

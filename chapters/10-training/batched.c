@@ -39,12 +39,7 @@
 #include "report.h"
 #include "scaled_attention.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#define OMP(directive) _Pragma(#directive)
-#else
-#define OMP(directive)
-#endif
+#include "parallel.h"
 
 enum {
     PAR_MIN = 1 << 14,   /* a loop over fewer floats stays on one thread */

@@ -13,8 +13,6 @@
  * saved from PyTorch, or --steps N of Adam on that one batch, for checking
  * against PyTorch (../shared/CONTRACT.md).
  */
-#include <dirent.h>
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -820,39 +818,6 @@ static char *checkpoint_path(const char *given, const char *outdir, const char *
     return xstrdup(given);
 }
 
-/* A run killed while writing its checkpoint (kill -9, a power cut) leaves
- * PATH.tmp-PID beside it, and the previous checkpoint intact (npz_write
- * renames only a complete file). The temporaries of processes that no
- * longer exist are removed before a run. */
-static void remove_stale_temporaries(const char *path)
-{
-    char *dir = xstrdup(path);
-    char *slash = strrchr(dir, '/');
-    const char *base = slash ? slash + 1 : dir;
-    if (slash == dir) {          /* a checkpoint in / */
-        dir[1] = '\0';
-        base = path + 1;
-    } else if (slash) {
-        *slash = '\0';
-    }
-    const char *where = slash ? dir : ".";
-    size_t n = strlen(base);
-    DIR *d = opendir(where);
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, base, n) != 0 || strncmp(e->d_name + n, ".tmp-", 5) != 0) continue;
-        char *end;
-        long pid = strtol(e->d_name + n + 5, &end, 10);
-        if (*end != '\0' || pid <= 0) continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   /* still running */
-        char *stale = path_join(where, e->d_name);
-        if (remove(stale) == 0) printf("Removed %s, left by a run killed while writing.\n", stale);
-        free(stale);
-    }
-    if (d) closedir(d);
-    free(dir);
-}
-
 int main(int argc, char **argv)
 {
     cli_init("ch10");
@@ -1028,7 +993,9 @@ int main(int argc, char **argv)
      * and TASK_best.npz and the figures in OUT (see cli.h). */
     if (make_dirs(opts.plot.outdir, &err) != 0) data_error("%s (--out)", err.msg);
     cli_check_output(path, "--checkpoint");
-    remove_stale_temporaries(path);
+    /* A run killed while writing its checkpoint (kill -9, a power cut) left
+     * PATH.tmp-PID beside it, and the previous checkpoint intact. */
+    atomic_remove_stale(path);
     run_task(&cfg, &rs, &opts.plot);
     free(path);
     return 0;

@@ -1,6 +1,7 @@
 /*
- * dp_trainer.c - chapter 12: training runs on N ranks (see dp_trainer.h and
- * the chapter page).
+ * dp_trainer.c - chapter 12: training runs on N ranks, chapter 10's tasks
+ * and chapter 11's pronunciation model (see dp_trainer.h and the chapter
+ * page).
  */
 #include "dp_trainer.h"
 
@@ -10,6 +11,7 @@
 #include <string.h>
 #include "adam.h"
 #include "checkpoint.h"
+#include "loss.h"
 #include "report.h"
 
 /* The random streams of chapter 10's trainer.c: the batch of step k is
@@ -25,6 +27,19 @@ static void bcast_floats(float *x, size_t n, MPI_Comm comm)
     MPI_Bcast(x, (int)n, MPI_FLOAT, 0, comm);
 }
 
+/* Rank 0's step, parameters and Adam state, on every rank (whose model and
+ * Adam already have the shapes). */
+static void share_state(DataParallel *dp, long *step, ParamSet *ps, Adam *adam)
+{
+    long steps[2] = {*step, adam->step};
+    MPI_Bcast(steps, 2, MPI_LONG, 0, dp->comm);
+    *step = steps[0];
+    adam->step = steps[1];
+    bcast_floats(ps->data, ps->size, dp->comm);
+    bcast_floats(adam->m, adam->n, dp->comm);
+    bcast_floats(adam->v, adam->n, dp->comm);
+}
+
 void dp_share_trainer(DataParallel *dp, Trainer *t)
 {
     /* The settings as bytes: the machines of one run share one architecture. */
@@ -32,13 +47,7 @@ void dp_share_trainer(DataParallel *dp, Trainer *t)
     if (dp->rank == 0) c = t->cfg;
     MPI_Bcast(&c, (int)sizeof c, MPI_BYTE, 0, dp->comm);
     if (dp->rank != 0) trainer_new(t, &c);   /* the shapes, the held-out pairs */
-    long steps[2] = {t->step, t->adam.step};
-    MPI_Bcast(steps, 2, MPI_LONG, 0, dp->comm);
-    t->step = steps[0];
-    t->adam.step = steps[1];
-    bcast_floats(t->m.params.data, t->m.params.size, dp->comm);
-    bcast_floats(t->adam.m, t->adam.n, dp->comm);
-    bcast_floats(t->adam.v, t->adam.n, dp->comm);
+    share_state(dp, &t->step, &t->m.params, &t->adam);
 }
 
 /* ------------------------------------------------------- one step */
@@ -100,34 +109,37 @@ double dp_exact_match(DataParallel *dp, const Transformer *m, const TaskData *d)
 
 /* Ctrl-C at the terminal reaches mpirun, which sends its ranks SIGTERM (and
  * SIGKILL a few seconds later); a rank started alone gets SIGINT. Either
- * sets a flag the loop reads between two steps. */
-static volatile sig_atomic_t interrupted;
+ * is noted in a flag the loop reads between two steps. */
+static volatile sig_atomic_t interrupted;   /* the signal, 0 if none */
+static int stopped_by;                      /* the signal every rank stopped for */
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
+static void on_signal(int sig) { interrupted = sig; }
 
 static void catch_signals(struct sigaction old[2])
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    sa.sa_flags = (int)SA_RESETHAND;   /* the second one is the default one */
+    /* the second one is the default one; a write the signal lands in (a
+     * checkpoint of megabytes) carries on instead of failing with EINTR */
+    sa.sa_flags = (int)(SA_RESETHAND | SA_RESTART);
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old[0]);
     sigaction(SIGTERM, &sa, &old[1]);
-    interrupted = 0;
+    interrupted = stopped_by = 0;
 }
 
-/* 1 on every rank if any rank was interrupted: all stop after the same step. */
+/* Not 0 on every rank if any rank was interrupted: all stop after the same
+ * step. (It is the signal, the larger if two ranks got different ones.) */
 static int any_interrupted(const DataParallel *dp)
 {
     int mine = interrupted, any;
     MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, dp->comm);
+    if (any) stopped_by = any;
     return any;
 }
+
+int dp_stop_signal(void) { return stopped_by; }
 
 /* Rank 0 writes; every rank learns whether it could. */
 static int save_checkpoint(const DataParallel *dp, const Trainer *t, const char *path, Error *err)
@@ -234,3 +246,107 @@ int dp_run(DataParallel *dp, Trainer *t, const RunOpts *o, Error *err)
     return rc;
 }
 //! [dp_run]
+
+/* ------------------------------------------------------- chapter 11 */
+
+void dp_share_g2p_run(DataParallel *dp, G2pRun *r)
+{
+    Recipe rc;   /* as bytes, as dp_share_trainer sends its settings */
+    if (dp->rank == 0) rc = r->rc;
+    MPI_Bcast(&rc, (int)sizeof rc, MPI_BYTE, 0, dp->comm);
+    if (dp->rank != 0) g2p_run_new(r, &rc);   /* the shapes; the numbers come next */
+    share_state(dp, &r->step, &r->m.params, &r->adam);
+}
+
+//! [dp_g2p_step]
+double dp_g2p_step(DataParallel *dp, G2pRun *r, Batcher *b, long *tokens)
+{
+    long k = r->step + 1;
+    Rng drop;
+    Batch all = g2p_step_batch(b, r->rc.seed, k, &drop);   /* chapter 11's, on every rank */
+    Shard s = shard_rows(all.B, dp->rank, dp->size);
+    Batch mine = batch_rows(&all, s);
+    if (r->rc.dropout > 0.0f)   /* past the masks of the rows before mine */
+        rng_skip(&drop, (uint64_t)s.lo * dropout_draws(&r->rc.model, all.S, all.T));
+
+    double loss = dp_backward(dp, &r->m, &mine, r->rc.smoothing, r->rc.dropout, &drop);
+    adam_step(&r->adam, r->m.params.data, r->m.params.grad, g2p_rate(&r->rc, k));
+    r->step = k;
+    if (tokens) *tokens = loss_count(all.tgt_out, all.B * all.T);
+    return loss;
+}
+//! [dp_g2p_step]
+
+/* Rank 0 writes chapter 11's checkpoint; every rank learns whether it could. */
+static int save_g2p_checkpoint(const DataParallel *dp, const G2pRun *r, const char *path,
+                               Error *err)
+{
+    int rc = dp->rank == 0 ? g2p_checkpoint_save(path, r, err) : 0;
+    MPI_Bcast(&rc, 1, MPI_INT, 0, dp->comm);
+    if (rc != 0 && dp->rank != 0) error_set(err, "%s: rank 0 could not write it", path);
+    return rc;
+}
+
+/* The ranks agree, then rank 0 measures the development words, writes the
+ * best model and the checkpoint (g2p_measure); every rank learns the outcome. */
+static int g2p_point(const DataParallel *dp, G2pRun *r, const Lexicon *dev, const RunFiles *f,
+                     Progress *p, Error *err)
+{
+    if (!same_on_all_ranks(r->m.params.data, r->m.params.size, dp->comm))
+        return error_set(err, "the ranks' parameters differ after step %ld", r->step);
+    int rc = dp->rank == 0 ? g2p_measure(r, dev, f, p, err) : 0;
+    MPI_Bcast(&rc, 1, MPI_INT, 0, dp->comm);
+    if (rc != 0 && dp->rank != 0)
+        error_set(err, "step %ld: rank 0's development measurement failed", r->step);
+    return rc;
+}
+
+int dp_g2p_train(DataParallel *dp, G2pRun *r, const Lexicon *train, const Lexicon *dev,
+                 const RunFiles *f, Error *err)
+{
+    struct sigaction old[2];
+    catch_signals(old);
+    Batcher b;   /* every rank holds every pair and draws every epoch's order */
+    batcher_new(&b, train, r->rc.batch);
+    int talk = dp->rank == 0 && !f->quiet;
+    Progress p;
+    if (talk) progress_start(&p, stderr, "train", r->rc.steps > r->step ? r->rc.steps - r->step : 1);
+    long first = r->step, tokens = 0;
+    double base = r->seconds, spent = 0.0;
+    char extra[128] = "";
+    int rc = 0;
+    while (rc == 0 && r->step < r->rc.steps) {
+        if (any_interrupted(dp)) {
+            rc = f->checkpoint && save_g2p_checkpoint(dp, r, f->checkpoint, err) != 0 ? -1 : 1;
+            break;
+        }
+        double start = MPI_Wtime();
+        long n;
+        double loss = dp_g2p_step(dp, r, &b, &n);
+        spent += MPI_Wtime() - start;
+        r->seconds = base + spent;
+        tokens += n;
+        if (!isfinite(loss)) {   /* the same on every rank: it is all-reduced */
+            long kept = r->points ? (long)r->history[(r->points - 1) * 5] : 0L;   /* rank 0's */
+            rc = error_set(err, "step %ld: the training loss is not finite: training stopped; "
+                           "the checkpoint of step %ld is kept", r->step, kept);
+            break;
+        }
+        if (dp->rank == 0) {   /* the history is rank 0's */
+            r->loss_sum += loss;
+            r->loss_steps++;
+        }
+        if (talk) {
+            snprintf(extra, sizeof extra, "loss %.4f  epoch %.2f  %.0f tokens/s", loss,
+                     (double)r->step / batcher_count(&b), (double)tokens / spent);
+            progress_update(&p, r->step - first, extra);
+        }
+        if (r->step % r->rc.eval_every == 0 || r->step == r->rc.steps)
+            rc = g2p_point(dp, r, dev, f, talk ? &p : NULL, err);
+    }
+    if (talk) progress_end(&p, extra);
+    batcher_free(&b);
+    sigaction(SIGINT, &old[0], NULL);
+    sigaction(SIGTERM, &old[1], NULL);
+    return rc;
+}

@@ -10,8 +10,11 @@
  * --grads, --steps, --params-out), the batch's rows shared out among the
  * ranks (../shared/CONTRACT.md).
  * With --task copy|reverse: chapter 10's training runs, with checkpoints and
- * --resume. With --bench: the speed of one training step of the reference
- * model (make bench-mpi runs it on 1 and 2 ranks).
+ * --resume. With --task g2p: chapter 11's pronunciation model, trained as
+ * ch11 train trains it, with its checkpoints (each program resumes the
+ * other's runs). With --bench: the speed of one training step of the
+ * reference model (make bench-mpi runs it on 1 and 2 ranks), or with
+ * --task g2p of chapter 11's model on its own batches.
  * Only rank 0 prints and writes files.
  */
 #include <getopt.h>
@@ -35,6 +38,8 @@
 #include "cli.h"
 #include "data_parallel.h"
 #include "dp_trainer.h"
+#include "g2p_train.h"
+#include "lexicon.h"
 #include "loss.h"
 #include "npy.h"
 #include "plot.h"
@@ -68,6 +73,20 @@ static const char *const USAGE =
     "  --resume              continue the run saved in the checkpoint: rank 0 reads\n"
     "                        it and sends it to every rank (no shared disk needed)\n"
     "\n"
+    "Chapter 11's pronunciation model, as ch11 train trains it (ch11 --help tells more):\n"
+    "  --task g2p            train it; every rank reads the dictionary\n"
+    "  --recipe NAME         classroom (default) or full\n"
+    "  --steps N, --eval-every N\n"
+    "                        stop after step N; development WER, best model and\n"
+    "                        checkpoint every N steps (defaults: the recipe's)\n"
+    "  --dev-words N         decode only the first N development words at each\n"
+    "                        measurement (default all)\n"
+    "  --dict FILE           training dictionary (default data/cmudict/g014b2b.train)\n"
+    "  --checkpoint FILE     chapter 11's checkpoint (default OUT/g2p.npz); the best\n"
+    "                        model goes beside it as ..._best.npz (ch11 eval --model)\n"
+    "  --resume, --seed N    as ch11 train; ch11 train --resume continues a run of\n"
+    "                        ch12 --task g2p, and the other way round\n"
+    "\n"
     "With files (../shared/CONTRACT.md; rank r takes a contiguous share of the rows):\n"
     "  --params MODEL.npz --src SRC.npy (B, S) --tgt TGT.npy (B, T) --tgt-out Y.npy (B, T)\n"
     "                        prints \"loss X\", the mean over positions with Y != 0\n"
@@ -82,6 +101,9 @@ static const char *const USAGE =
     "                        4 heads, d_ff 512, 3 + 3 layers, vocabularies of 40,\n"
     "                        length 10); prints one line from rank 0\n"
     "  --repeats R           timed steps of --bench (default 10; the median is kept)\n"
+    "  --bench --task g2p [--recipe NAME] [--dict FILE] [--batch B]\n"
+    "                        chapter 11's model on the first batches of its run\n"
+    "                        (the mean of the timed steps)\n"
     "\n"
     "Everywhere:\n"
     "  --allreduce mpi|ring  how gradients are summed: MPI_Allreduce (default) or the\n"
@@ -580,6 +602,187 @@ static void run_bench(DataParallel *dp, int B, int repeats, int threads)
     transformer_free(&m);
 }
 
+/* ==================================================== chapter 11's model */
+
+static const char *const DEFAULT_DICT = "data/cmudict/g014b2b.train";
+
+/* What --task g2p takes from the command line. */
+typedef struct {
+    const char *recipe;       /* a new run's recipe */
+    const char *dict;         /* the training dictionary */
+    const char *checkpoint;   /* the checkpoint file */
+    long steps;               /* 0: the recipe's */
+    int eval_every;           /* 0: the recipe's */
+    int dev_words;            /* 0: every development word */
+    int resume;               /* continue the checkpoint's run */
+    uint64_t seed;            /* a new run's seed */
+} G2pSettings;
+
+/* The dictionary, split as ch11 train splits it (1 word in 32 kept apart
+ * for development). Every rank reads the file: it must be at the same
+ * path on every machine. */
+static void load_g2p_words(const DataParallel *dp, const char *path, Lexicon *all,
+                           Lexicon *train, Lexicon *dev)
+{
+    Error err, why;
+    int rc = 0;
+    if (lexicon_load(all, path, &why) != 0) rc = error_set(&err, "--dict: %s", why.msg);
+    for (int i = 0; rc == 0 && i < all->count; i++)
+        if (all->entries[i].n_prons == 0)
+            rc = error_set(&err, "--dict: %s:%d: %s has no pronunciation", path,
+                           all->entries[i].line, all->entries[i].word);
+    if (rc == 0) {
+        lexicon_split(train, dev, all);
+        if (train->count == 0 || dev->count == 0)
+            rc = error_set(&err, "--dict: %s has %d words: too few to keep 1 in %d apart for "
+                           "development and train on the rest", path, all->count,
+                           (int)G2P_DEV_SHARE);
+    }
+    all_or_none(dp, rc, &err);
+}
+
+static void free_g2p_words(Lexicon *all, Lexicon *train, Lexicon *dev)
+{
+    lexicon_free_part(train);
+    lexicon_free_part(dev);
+    lexicon_free(all);
+}
+
+static void describe_g2p(const DataParallel *dp, const G2pRun *r, const G2pSettings *g,
+                         const Lexicon *all, const Lexicon *train, const Lexicon *dev,
+                         const char *best)
+{
+    const TransformerConfig *c = &r->rc.model;
+    int most = shard_rows(r->rc.batch, 0, dp->size).n;
+    int least = shard_rows(r->rc.batch, dp->size - 1, dp->size).n;
+    char share[64];
+    if (dp->size == 1) snprintf(share, sizeof share, "all on one rank");
+    else if (most == least) snprintf(share, sizeof share, "%d on each of %d ranks", most, dp->size);
+    else snprintf(share, sizeof share, "%d or %d on each of %d ranks", most, least, dp->size);
+    if (g->resume)
+        printf("Resuming %s at step %ld of %ld (recipe %s)\n", g->checkpoint, r->step,
+               r->rc.steps, r->rc.name);
+    printf("Chapter 11's pronunciation model on %d rank%s (recipe %s, seed %llu)\n", dp->size,
+           dp->size > 1 ? "s" : "", r->rc.name, (unsigned long long)r->rc.seed);
+    printf("  %s: %d words, %ld pronunciations; %d words (%ld pronunciations) kept apart "
+           "for development\n", g->dict, all->count, all->n_prons, dev->count, dev->n_prons);
+    printf("  model: d_model %d, %d heads, d_ff %d, %d + %d layers, %s, %zu parameters\n", c->E,
+           c->H, c->F, c->enc_layers, c->dec_layers, c->norm_first ? "pre-norm" : "post-norm",
+           r->m.params.size);
+    printf("  %ld steps of %d pairs (an epoch is %ld steps), %s; Adam, warm-up %d, factor %g; "
+           "dropout %g, label smoothing %g; gradients summed by %s\n", r->rc.steps, r->rc.batch,
+           (train->n_prons + r->rc.batch - 1) / r->rc.batch, share, r->rc.warmup,
+           (double)r->rc.factor, (double)r->rc.dropout, (double)r->rc.smoothing,
+           allreduce_name(dp->kind));
+    printf("  checkpoint %s, best model %s\n\n", g->checkpoint, best);
+    fflush(stdout);
+}
+
+/* ch11 train on the N ranks. Returns the exit status: 0, or when stopped
+ * by a signal (after the checkpoint) 128 + the signal, as ch11 and as a
+ * shell reports a signal. */
+static int run_g2p(DataParallel *dp, const G2pSettings *g)
+{
+    int root = dp->rank == 0, rc = 0;
+    Error err, why;
+    G2pRun r;   /* rank 0 makes or loads it, then every rank holds it */
+    if (root && g->resume) {
+        if (g2p_checkpoint_load(g->checkpoint, &r, &why) != 0) {
+            rc = error_set(&err, "--resume: %s", why.msg);
+        } else {
+            if (g->steps) r.rc.steps = g->steps;
+            if (g->eval_every) r.rc.eval_every = g->eval_every;
+        }
+    }
+    char *slash = strrchr(g->checkpoint, '/');
+    if (root && !g->resume && slash && slash != g->checkpoint) {   /* the checkpoint's folder */
+        char *dir = xstrdup(g->checkpoint);
+        dir[slash - g->checkpoint] = '\0';
+        if (make_dirs(dir, &why) != 0) rc = error_set(&err, "%s (--checkpoint)", why.msg);
+        free(dir);
+    }
+    all_or_none(dp, rc, &err);
+    /* Every file the run writes can be written, before any work. */
+    char *best = g2p_best_path(g->checkpoint);
+    check_output(dp, g->checkpoint, "--checkpoint");
+    check_output(dp, best, "--checkpoint (its _best.npz)");
+    Lexicon all, train, dev;
+    load_g2p_words(dp, g->dict, &all, &train, &dev);
+    if (root && !g->resume) {
+        Recipe rc0;
+        recipe_find(&rc0, g->recipe);   /* a known name: checked with the options */
+        if (g->steps) rc0.steps = g->steps;
+        if (g->eval_every) rc0.eval_every = g->eval_every;
+        rc0.seed = g->seed;
+        g2p_run_new(&r, &rc0);
+    }
+    dp_share_g2p_run(dp, &r);
+    if (root) describe_g2p(dp, &r, g, &all, &train, &dev, best);
+
+    RunFiles f = {g->checkpoint, best, g->dev_words, 0};
+    dp->compute = dp->exchange = 0.0;
+    long first = r.step;
+    double start = MPI_Wtime();
+    rc = dp_g2p_train(dp, &r, &train, &dev, &f, &err);
+    if (rc < 0) all_or_none(dp, rc, &err);
+    if (root) {
+        printf("\n%s after step %ld (%.0f s of training in all); best development WER %.2f%% "
+               "at step %ld, in %s\n", rc == 1 ? "Stopped" : "Done", r.step, r.seconds,
+               (double)r.best_wer, r.best_step, best);
+        printf("This session: %ld steps in %.1f s; rank 0's time: %.1f s computing, %.2f s in "
+               "all-reduces (waiting included).\n", r.step - first, MPI_Wtime() - start,
+               dp->compute, dp->exchange);
+        if (rc == 1)
+            printf("To continue: mpirun -np %d ch12 --task g2p --resume --checkpoint %s\n"
+                   "        (or: ch11 train --resume --checkpoint %s)\n", dp->size,
+                   g->checkpoint, g->checkpoint);
+        fflush(stdout);
+    }
+    g2p_run_free(&r);
+    free_g2p_words(&all, &train, &dev);
+    free(best);
+    return rc == 1 ? 128 + dp_stop_signal() : 0;
+}
+
+/* The speed of chapter 11's training step: the recipe's model (batch B
+ * if B > 0) on the first batches of its run, dropout included. Prints
+ * run_bench's line from rank 0, with the means of the timed steps, whose
+ * batches differ in length, and tokens/s over their target tokens. */
+static void run_bench_g2p(DataParallel *dp, const char *recipe, const char *dict, int B,
+                          int repeats, int threads)
+{
+    Lexicon all, train, dev;
+    load_g2p_words(dp, dict, &all, &train, &dev);
+    Recipe rc;
+    recipe_find(&rc, recipe);
+    if (B > 0) rc.batch = B;
+    G2pRun r;
+    g2p_run_new(&r, &rc);   /* from the seed on every rank: the same model */
+    Batcher b;
+    batcher_new(&b, &train, rc.batch);
+    double step = 0.0, compute = 0.0, exchange = 0.0;
+    long tokens = 0;
+    for (int k = -1; k < repeats; k++) {   /* step 1 is the warm-up */
+        MPI_Barrier(dp->comm);
+        double start = MPI_Wtime(), c = dp->compute, e = dp->exchange;
+        long n;
+        dp_g2p_step(dp, &r, &b, &n);
+        if (k < 0) continue;
+        step += MPI_Wtime() - start;
+        compute += dp->compute - c;
+        exchange += dp->exchange - e;
+        tokens += n;
+    }
+    if (dp->rank == 0)
+        printf("ranks %d threads %d batch %d params %zu step_ms %.2f compute_ms %.2f "
+               "allreduce_ms %.2f tokens_per_s %.0f\n", dp->size, threads, rc.batch,
+               r.m.params.size, 1e3 * step / repeats, 1e3 * compute / repeats,
+               1e3 * exchange / repeats, (double)tokens / step);
+    batcher_free(&b);
+    g2p_run_free(&r);
+    free_g2p_words(&all, &train, &dev);
+}
+
 /* ================================================================= demo */
 
 /* Who is here: every rank's machine and rows (gathered to rank 0). */
@@ -867,6 +1070,9 @@ int main(int argc, char **argv)
     const char *task = NULL, *checkpoint = NULL;
     const char *run_opt = NULL;    /* an option that sets a run: not with --resume or files */
     const char *file_opt = NULL;   /* an option only for file mode */
+    const char *g2p_opt = NULL;    /* an option only for --task g2p */
+    G2pSettings g2p = {"classroom", DEFAULT_DICT, NULL, 0, 0, 0, 0, 1};
+    int g2p_task = 0, recipe_given = 0, eval_given = 0, test_given = 0, batch_given = 0;
     int smoothing_given = 0, lr_given = 0, seed_given = 0, bench = 0, repeats = 10;
     const char *bench_opt = NULL;   /* a run setting other than --batch: not with --bench */
     int repeats_given = 0;
@@ -875,7 +1081,8 @@ int main(int argc, char **argv)
         OPT_PARAMS = 1, OPT_SRC, OPT_TGT, OPT_TGT_OUT, OPT_GRADS, OPT_PARAMS_OUT, OPT_SMOOTHING,
         OPT_STEPS, OPT_LR, OPT_TASK, OPT_BATCH, OPT_DROPOUT, OPT_FACTOR, OPT_WARMUP, OPT_CLIP,
         OPT_D_MODEL, OPT_D_FF, OPT_HEADS, OPT_LAYERS, OPT_NORM_FIRST, OPT_INIT, OPT_EVAL_EVERY,
-        OPT_TEST, OPT_CHECKPOINT, OPT_RESUME, OPT_BENCH, OPT_REPEATS, OPT_ALLREDUCE
+        OPT_TEST, OPT_CHECKPOINT, OPT_RESUME, OPT_BENCH, OPT_REPEATS, OPT_ALLREDUCE, OPT_RECIPE,
+        OPT_DICT, OPT_DEV_WORDS
     };
     static const struct option longopts[] = {
         {"params", required_argument, NULL, OPT_PARAMS},
@@ -906,6 +1113,9 @@ int main(int argc, char **argv)
         {"bench", no_argument, NULL, OPT_BENCH},
         {"repeats", required_argument, NULL, OPT_REPEATS},
         {"allreduce", required_argument, NULL, OPT_ALLREDUCE},
+        {"recipe", required_argument, NULL, OPT_RECIPE},
+        {"dict", required_argument, NULL, OPT_DICT},
+        {"dev-words", required_argument, NULL, OPT_DEV_WORDS},
         COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -935,12 +1145,16 @@ int main(int argc, char **argv)
             lr_given = 1;
             break;
         case OPT_TASK:
-            if (task_parse(optarg, &cfg.task) != 0)
-                usage_error("--task: '%s' is not copy or reverse", optarg);
+            g2p_task = strcmp(optarg, "g2p") == 0;
+            if (!g2p_task && task_parse(optarg, &cfg.task) != 0)
+                usage_error("--task: '%s' is not copy, reverse or g2p", optarg);
             task = optarg;
             rs.task_given = 1;
             break;
-        case OPT_BATCH: cfg.batch = (int)parse_long("--batch", optarg, 1, 1 << 16); break;
+        case OPT_BATCH:
+            cfg.batch = (int)parse_long("--batch", optarg, 1, 1 << 16);
+            batch_given = 1;
+            break;
         case OPT_DROPOUT: cfg.dropout = parse_float("--dropout", optarg, 0.0f, 0.9f); break;
         case OPT_FACTOR: cfg.factor = parse_float("--factor", optarg, 1e-6f, 1e3f); break;
         case OPT_WARMUP: cfg.warmup = (int)parse_long("--warmup", optarg, 1, 1 << 30); break;
@@ -960,8 +1174,12 @@ int main(int argc, char **argv)
             break;
         case OPT_EVAL_EVERY:
             rs.eval_every = (int)parse_long("--eval-every", optarg, 1, INT_MAX);
+            eval_given = 1;
             break;
-        case OPT_TEST: rs.test = (int)parse_long("--test", optarg, 1, 1000000); break;
+        case OPT_TEST:
+            rs.test = (int)parse_long("--test", optarg, 1, 1000000);
+            test_given = 1;
+            break;
         case OPT_CHECKPOINT: checkpoint = optarg; break;
         case OPT_RESUME: rs.resume = 1; break;
         case OPT_BENCH: bench = 1; break;
@@ -972,6 +1190,23 @@ int main(int argc, char **argv)
         case OPT_ALLREDUCE:
             if (allreduce_parse(optarg, &dp.kind) != 0)
                 usage_error("--allreduce: '%s' is not mpi or ring", optarg);
+            break;
+        case OPT_RECIPE: {
+            Recipe known;
+            if (recipe_find(&known, optarg) != 0)
+                usage_error("--recipe: '%s' is not classroom or full", optarg);
+            g2p.recipe = optarg;
+            recipe_given = 1;
+            g2p_opt = "--recipe";
+            break;
+        }
+        case OPT_DICT:
+            g2p.dict = optarg;
+            g2p_opt = "--dict";
+            break;
+        case OPT_DEV_WORDS:
+            g2p.dev_words = (int)parse_long("--dev-words", optarg, 1, 1000000L);
+            g2p_opt = "--dev-words";
             break;
         case OPT_HELP:
             printf("%s%s", USAGE, COMMON_HELP);
@@ -984,19 +1219,26 @@ int main(int argc, char **argv)
     }
     if (optind < argc) usage_error("%s: unexpected argument (try --help)", argv[optind]);
     cfg.seed = opts.seed;
+    if (g2p_opt && !g2p_task) usage_error("%s: only with --task g2p", g2p_opt);
 
     const char *file_in = f.params ? "--params" : f.src ? "--src" : f.tgt ? "--tgt"
                           : f.tgt_out ? "--tgt-out" : NULL;
     int files = file_in != NULL;
     if (bench) {
-        const char *other = file_in ? file_in : task ? "--task" : rs.resume ? "--resume"
-                            : checkpoint ? "--checkpoint" : file_opt ? file_opt
-                            : rs.steps ? "--steps" : bench_opt ? bench_opt
-                            : smoothing_given ? "--label-smoothing" : lr_given ? "--lr" : NULL;
+        const char *other = file_in ? file_in : task && !g2p_task ? "--task"
+                            : rs.resume ? "--resume" : checkpoint ? "--checkpoint"
+                            : file_opt ? file_opt : rs.steps ? "--steps" : bench_opt ? bench_opt
+                            : smoothing_given ? "--label-smoothing" : lr_given ? "--lr"
+                            : g2p.dev_words ? "--dev-words" : NULL;
         if (other)
-            usage_error("%s: not with --bench (only --batch, --repeats, --allreduce)", other);
+            usage_error("%s: not with --bench (only --batch, --repeats, --allreduce, and "
+                        "--task g2p with --recipe and --dict)", other);
         options_read(root);
-        run_bench(&dp, cfg.batch, repeats, threads);
+        if (g2p_task)
+            run_bench_g2p(&dp, g2p.recipe, g2p.dict, batch_given ? cfg.batch : 0, repeats,
+                          threads);
+        else
+            run_bench(&dp, cfg.batch, repeats, threads);
         MPI_Finalize();
         return 0;
     }
@@ -1026,6 +1268,24 @@ int main(int argc, char **argv)
                           : smoothing_given ? "--label-smoothing"
                           : lr_given        ? "--lr"
                                             : NULL;
+    if (g2p_task) {
+        const char *other = setting ? setting : test_given ? "--test" : NULL;
+        if (other) usage_error("%s: not with --task g2p (its recipe sets it: --recipe)", other);
+        if (rs.resume && (recipe_given || seed_given))
+            usage_error("%s: a resumed run keeps its checkpoint's %s",
+                        recipe_given ? "--recipe" : "--seed", recipe_given ? "recipe" : "seed");
+        g2p.checkpoint = checkpoint_path(checkpoint, opts.plot.outdir, "g2p");
+        g2p.steps = rs.steps;
+        g2p.eval_every = eval_given ? rs.eval_every : 0;
+        g2p.resume = rs.resume;
+        g2p.seed = opts.seed;
+        options_read(root);
+        check_outdir(&dp, &opts.plot);
+        int code = run_g2p(&dp, &g2p);
+        free((char *)g2p.checkpoint);
+        MPI_Finalize();
+        return code;
+    }
     if (!task && !rs.resume) {
         if (setting || rs.steps || checkpoint)
             usage_error("%s: needs --task copy|reverse (or --resume)",
