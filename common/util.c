@@ -103,6 +103,8 @@ int make_dirs(const char *path, Error *err)
     return 0;
 }
 
+static void remove_stale(const char *path, int loud);
+
 int atomic_open(AtomicFile *af, const char *path, Error *err)
 {
     struct stat st;
@@ -110,6 +112,7 @@ int atomic_open(AtomicFile *af, const char *path, Error *err)
     af->path = af->tmp = NULL;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return error_set(err, "%s: is a directory, not a file", path);
+    remove_stale(path, 0);   /* a temporary of this file from a killed run */
     af->path = xstrdup(path);
     af->tmp = xmalloc(strlen(path) + 32, 1, "a path");
     sprintf(af->tmp, "%s.tmp-%ld", path, (long)getpid());
@@ -158,7 +161,8 @@ int atomic_commit(AtomicFile *af, Error *err)
     return 0;
 }
 
-void atomic_remove_stale(const char *path)
+/* Removes PATH.tmp-PID files whose process PID is gone; says so if loud. */
+static void remove_stale(const char *path, int loud)
 {
     char *dir = xstrdup(path);
     char *slash = strrchr(dir, '/');
@@ -180,9 +184,15 @@ void atomic_remove_stale(const char *path)
         if (*end != '\0' || pid <= 0) continue;
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   /* still running */
         char *stale = path_join(where, e->d_name);
-        if (remove(stale) == 0) printf("Removed %s, left by a run killed while writing.\n", stale);
+        if (remove(stale) == 0 && loud)
+            printf("Removed %s, left by a run killed while writing.\n", stale);
         free(stale);
     }
     if (d) closedir(d);
     free(dir);
+}
+
+void atomic_remove_stale(const char *path)
+{
+    remove_stale(path, 1);
 }

@@ -100,6 +100,9 @@ typedef struct {
 
 /**
  * \brief Opens the temporary file of path for writing.
+ *
+ * Temporaries of path left by a process killed while writing it are
+ * removed first (quietly; see atomic_remove_stale).
  * \param[out] af the file to write to
  * \param path the final name
  * \param[out] err the message on failure

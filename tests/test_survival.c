@@ -375,6 +375,36 @@ START_TEST(kill_9_at_random_moments)
 }
 END_TEST
 
+/* A file written while an earlier writer of it was killed: the killed
+ * process's temporary goes, a temporary of a process still running stays. */
+START_TEST(atomic_write_removes_a_killed_writers_temporary)
+{
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    ck_assert_int_gt(dead, 0);
+    waitpid(dead, NULL, 0);
+    char *d = new_dir("stale"), gone[600], kept[600];
+    snprintf(gone, sizeof gone, "%s/m.npy.tmp-%ld", d, (long)dead);
+    snprintf(kept, sizeof kept, "%s/m.npy.tmp-%ld", d, (long)getppid());
+    FILE *f = fopen(gone, "wb");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    ck_assert_ptr_nonnull(f = fopen(kept, "wb"));
+    fclose(f);
+
+    Mat m = mat_new(2, 3);
+    mat_fill(m, 1.5f);
+    Error err;
+    ck_assert_int_eq(npy_save_mat(in_dir("stale/m.npy"), m, &err), 0);
+    ck_assert_msg(!exists(gone), "%s was left behind", gone);
+    ck_assert_msg(exists(kept), "%s, of a running process, was removed", kept);
+    remove(kept);
+    mat_free(&m);
+    remove_tree(d);
+    free(d);
+}
+END_TEST
+
 /* A loss of NaN stops the run at that step, with a message naming it, and
  * the checkpoint on disk stays the last good one. */
 START_TEST(nan_loss_stops_and_keeps_checkpoint)
@@ -588,6 +618,7 @@ Suite *survival_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, stop_signal_writes_checkpoint, 0, 2);
     tcase_add_test(tc, kill_9_at_random_moments);
+    tcase_add_test(tc, atomic_write_removes_a_killed_writers_temporary);
     tcase_add_test(tc, nan_loss_stops_and_keeps_checkpoint);
     tcase_add_test(tc, nan_loss_names_the_step);
     tcase_add_test(tc, no_checkpoint_of_a_broken_state);
