@@ -28,6 +28,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -549,6 +550,46 @@ START_TEST(train_smoke)
     ck_assert_msg(!has_temporary(d, tmp, sizeof tmp), "%s left behind", tmp);
     remove_tree(d);
     free(d);
+}
+END_TEST
+
+/* The full recipe's rate: the warm-up schedule, d_model^-0.5 *
+ * min(k^-0.5, k * 3000^-1.5), until 13,000 steps remain; then times
+ * (25000 - k + 1) / 13000. Expected values by hand (Python, in doubles). */
+START_TEST(full_recipe_cools_down)
+{
+    Recipe rc;
+    ck_assert_int_eq(recipe_find(&rc, "full"), 0);
+    ck_assert_int_eq(rc.steps, 25000);
+    ck_assert_int_eq(rc.cooldown, 13000);
+    const long k[] = {1000, 12000, 12001, 18500, 25000};
+    const double want[] = {3.803628871563653e-4, 5.70544330734548e-4, 5.705205595397901e-4,
+                           2.2978991626114635e-4, 3.0406515963157495e-8};
+    for (int i = 0; i < 5; i++) {
+        double got = g2p_rate(&rc, k[i]);
+        ck_assert_msg(fabs(got - want[i]) <= 1e-6 * want[i], "step %ld: rate %.9g, want %.9g",
+                      k[i], got, want[i]);
+    }
+    Recipe cls;   /* the classroom recipe never cools down */
+    ck_assert_int_eq(recipe_find(&cls, "classroom"), 0);
+    ck_assert_int_eq(cls.cooldown, 0);
+
+    /* the cool-down travels with the checkpoint */
+    snprintf(rc.name, sizeof rc.name, "custom");
+    rc.model = (TransformerConfig){16, 32, 2, 1, 1, G2P_LETTERS, G2P_PHONES, 1, 1, 1};
+    rc.cooldown = 7;
+    G2pRun r, back;
+    g2p_run_new(&r, &rc);
+    Error err;
+    const char *path = at("%s/cool.npz", dir);
+    ck_assert_msg(g2p_checkpoint_save(path, &r, &err) == 0, "%s", err.msg);
+    ck_assert_msg(g2p_checkpoint_load(path, &back, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(back.rc.cooldown, 7);
+    ck_assert_int_eq(back.rc.steps, 25000);
+    ck_assert_msg(g2p_rate(&back.rc, 24999) == g2p_rate(&rc, 24999), "the rate after loading");
+    remove(path);
+    g2p_run_free(&r);
+    g2p_run_free(&back);
 }
 END_TEST
 
@@ -1343,6 +1384,7 @@ Suite *pronunciation_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, train_smoke);
     tcase_add_test(tc, best_model_is_the_best_step);
+    tcase_add_test(tc, full_recipe_cools_down);
     tcase_add_test(tc, resume_is_bit_identical);
     tcase_add_loop_test(tc, stop_signal_writes_checkpoint, 0, 2);
     tcase_add_test(tc, stop_signal_keeps_the_record);

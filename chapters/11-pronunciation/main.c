@@ -33,8 +33,10 @@ static const char *const USAGE =
     "ch11 train [--recipe classroom|full] [--steps N] [--eval-every N] [--resume]\n"
     "  --recipe NAME      classroom (default: 2 + 2 layers, d_model 128, 12,000 steps,\n"
     "                     about 6 minutes) or full (3 + 3 layers, d_model 256,\n"
-    "                     12,000 steps, about an hour: the model in data/)\n"
-    "  --steps N          stop after step N instead of the recipe's length\n"
+    "                     25,000 steps, the last 13,000 cooling the rate to 0,\n"
+    "                     under two hours: the model in data/)\n"
+    "  --steps N          stop after step N instead of the recipe's length (the\n"
+    "                     cool-down, if any, moves with the end)\n"
     "  --eval-every N     development WER, best model and checkpoint every N steps\n"
     "  --dev-words N      decode only the first N development words at each measurement\n"
     "  --dict FILE        training dictionary (default data/cmudict/g014b2b.train);\n"
@@ -469,6 +471,8 @@ static int run_train(const Options *o)
            "dropout %g, label smoothing %g\n", r.rc.steps, r.rc.batch,
            (train.n_prons + r.rc.batch - 1) / r.rc.batch, r.rc.warmup, (double)r.rc.factor,
            (double)r.rc.dropout, (double)r.rc.smoothing);
+    if (r.rc.cooldown > 0)
+        printf("  the rate falls linearly to 0 over the last %ld steps\n", r.rc.cooldown);
     printf("  checkpoint %s, best model %s\n\n", checkpoint, best);
     fflush(stdout);
     RunFiles f = {checkpoint, best, o->dev_words, 0};
