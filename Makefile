@@ -134,7 +134,7 @@ tour:                       ## the main job: build, run every demo, write figure
 # Chapter 11's shipped model: the full recipe with seed 1, resumed if a
 # run was stopped (Ctrl-C writes a checkpoint), then the best model copied.
 G2P_RUN := $(BUILD)/g2p-full
-g2p-model:                  ## chapter 11: remake data/ch11_g2p.npz (full recipe, seed 1; about an hour on 2 cores)
+g2p-model:                  ## chapter 11: remake data/ch11_g2p.npz (full recipe, seed 1; about 70 minutes on 2 cores)
 	@$(MAKE) --no-print-directory $(BUILD)/bin/ch11
 	@if [ -f $(G2P_RUN)/g2p.npz ]; then \
 	    $(BUILD)/bin/ch11 train --resume --checkpoint $(G2P_RUN)/g2p.npz --out $(G2P_RUN); \

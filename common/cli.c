@@ -156,6 +156,8 @@ void common_opts_init(CommonOpts *c, const char *default_out)
     c->seed = 1;
     c->plot.format = PLOT_PNG;
     c->plot.outdir = default_out;
+    c->seed_given = 0;
+    c->plot_given = 0;
 }
 
 int common_opts_handle(CommonOpts *c, int opt, const char *arg)
@@ -163,10 +165,12 @@ int common_opts_handle(CommonOpts *c, int opt, const char *arg)
     switch (opt) {
     case OPT_SEED:
         c->seed = parse_seed("--seed", arg);
+        c->seed_given = 1;
         return 1;
     case OPT_PLOT:
         if (plot_format_parse(arg, &c->plot.format) != 0)
             usage_error("--plot: '%s' is not one of png, svg, window, none", arg);
+        c->plot_given = 1;
         return 1;
     case OPT_OUT:
         if (arg[0] == '\0') usage_error("--out: the directory name is empty");
@@ -196,4 +200,21 @@ void cli_bad_option(int code, int argc, char **argv)
     if (eq) *eq = '\0';
     if (code == ':') usage_error("%s: missing value (try --help)", name);
     usage_error("%s: unknown option (try --help)", name);
+}
+
+int cli_next_option(int argc, char **argv, const struct option *longopts, int *longindex,
+                    CommonOpts *c, const char *usage)
+{
+    opterr = 0;   /* the messages are ours: cli_bad_option */
+    int code;
+    while ((code = getopt_long(argc, argv, ":", longopts, longindex)) != -1) {
+        if (code == OPT_HELP) {
+            printf("%s%s", usage, COMMON_HELP);
+            exit(0);
+        }
+        if (code == '?' || code == ':') cli_bad_option(code, argc, argv);
+        if (!common_opts_handle(c, code, optarg)) return code;   /* the program's own */
+    }
+    if (optind < argc) usage_error("%s: unexpected argument (try --help)", argv[optind]);
+    return -1;
 }

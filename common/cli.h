@@ -13,6 +13,7 @@
 #ifndef CLI_H
 #define CLI_H
 
+#include <getopt.h>
 #include <stdint.h>
 #include "npy.h"
 #include "plot.h"
@@ -157,6 +158,8 @@ void cli_check_finite(const float *data, size_t n, const char *inputs);
 typedef struct {
     uint64_t seed;       ///< `--seed N` (default 1)
     PlotOpts plot;       ///< `--plot FORMAT` (default png), `--out DIR` (default out/chNN)
+    int seed_given;      ///< 1 if `--seed` was on the command line
+    int plot_given;      ///< 1 if `--plot` was: with files, figures are drawn only then
 } CommonOpts;
 
 /**
@@ -192,6 +195,29 @@ enum {
 int common_opts_handle(CommonOpts *c, int opt, const char *arg);
 /** \brief Help text for the shared options, to print at the end of `--help`. */
 extern const char *const COMMON_HELP;
+
+/**
+ * \brief The next of the program's own options: getopt_long's loop, with
+ * the shared options and the errors of the contract taken care of.
+ *
+ * On the way it applies `--seed`, `--plot` and `--out` (common_opts_handle);
+ * `--help` prints `usage` and COMMON_HELP on stdout and exits 0; an unknown
+ * option or a missing value is a usage error (cli_bad_option), and so is a
+ * word left over once the options are read. A program reads its options with
+ * `while ((c = cli_next_option(...)) != -1) switch (c) { ... }`, the value
+ * of each in optarg, as with getopt_long.
+ * \param argc main's argc
+ * \param argv main's argv
+ * \param longopts the program's options, whose codes count from 1 (below
+ *        ':', which getopt_long returns for a missing value), then
+ *        COMMON_LONG_OPTIONS and an entry of zeros
+ * \param[out] longindex where in longopts the option returned is, or NULL
+ * \param c the shared options, updated
+ * \param usage the program's help text, printed before COMMON_HELP
+ * \return the code of the program's next option, or -1 when all are read
+ */
+int cli_next_option(int argc, char **argv, const struct option *longopts, int *longindex,
+                    CommonOpts *c, const char *usage);
 
 /**
  * \brief Reports an unknown option ('?') or a missing value (':') after

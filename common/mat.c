@@ -77,6 +77,17 @@ int mat_all_finite(Mat m, int *row, int *col)
     return 1;
 }
 
+float mat_max_abs_diff(Mat a, Mat b)
+{
+    float worst = 0.0f;
+    for (int i = 0; i < a.rows; i++)
+        for (int j = 0; j < a.cols; j++) {
+            float e = fabsf(MAT_AT(a, i, j) - MAT_AT(b, i, j));
+            if (e > worst) worst = e;
+        }
+    return worst;
+}
+
 void mat_check_shape(Mat m, int rows, int cols, const char *what)
 {
     if ((rows >= 0 && m.rows != rows) || (cols >= 0 && m.cols != cols)) {

@@ -137,6 +137,15 @@ void mat_copy(Mat dst, Mat src);
 int mat_all_finite(Mat m, int *row, int *col);
 
 /**
+ * \brief The largest |a - b| over the entries: how far apart two
+ * computations of the same matrix are (0 when they agree to the bit).
+ * \param a (R, C)
+ * \param b (R, C)
+ * \return max over (i, j) of |a(i, j) - b(i, j)|; a NaN entry counts for nothing
+ */
+float mat_max_abs_diff(Mat a, Mat b);
+
+/**
  * \brief Stops the program with "what: expected (r, c), found (r', c')" when
  * m's shape is not (rows, cols).
  *

@@ -1170,6 +1170,21 @@ const Tensor *npz_get_f32(const Npz *z, const char *path, const char *name, int 
     return t;
 }
 
+int npz_get_int(const Npz *z, const char *path, const char *name, long lo, long hi, int *out,
+                Error *err)
+{
+    const Tensor *t = npz_get(z, name);
+    if (!t) return error_set(err, "%s: missing %s (an int64 scalar)", path, name);
+    if (t->dtype != DT_I64 || t->size != 1)
+        return error_set(err, "%s: %s must be one integer, found dtype %s with %lld entries", path,
+                         name, t->file_dtype, (long long)t->size);
+    if (t->i[0] < lo || t->i[0] > hi)
+        return error_set(err, "%s: %s is %lld, must be in [%ld, %ld]", path, name,
+                         (long long)t->i[0], lo, hi);
+    *out = (int)t->i[0];
+    return 0;
+}
+
 int64_t tensor_find_nonfinite(const Tensor *t)
 {
     if (t->dtype != DT_F32) return -1;

@@ -167,6 +167,21 @@ const Tensor *npz_get_f32(const Npz *z, const char *path, const char *name, int 
                           const int64_t *shape, Error *err);
 
 /**
+ * \brief An integer scalar of the archive (a model's `config.nhead`), checked in [lo, hi].
+ * \param z the arrays
+ * \param path the file, for messages
+ * \param name the array's name
+ * \param lo the smallest value allowed
+ * \param hi the largest value allowed
+ * \param[out] out the value
+ * \param[out] err on failure, the file, the array and what is wrong: missing,
+ *             not one integer, or out of range
+ * \return 0, or -1 with err set
+ */
+int npz_get_int(const Npz *z, const char *path, const char *name, long lo, long hi, int *out,
+                Error *err);
+
+/**
  * \brief The flat index of the first NaN or infinite entry of t.
  * \param t the tensor
  * \return the index, or -1 if every entry is finite (always -1 for integer tensors)

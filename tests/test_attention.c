@@ -3,13 +3,12 @@
  * arithmetic and against NumPy (tests/fixtures/make_attention_ref.py), both
  * as a function and through the program build/bin/ch01 with .npy files.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "suites.h"
+#include "testutil.h"
 #include "attention.h"
 #include "npy.h"
 
@@ -34,28 +33,6 @@ START_TEST(hand_example)
 }
 END_TEST
 
-static Mat load(const char *name)
-{
-    char path[256];
-    snprintf(path, sizeof path, "tests/fixtures/%s", name);
-    Mat m;
-    Error err;
-    ck_assert_msg(npy_load_mat(path, "fixture", &m, &err) == 0, "%s", err.msg);
-    return m;
-}
-
-static void assert_close(Mat got, Mat want, double tol, const char *what)
-{
-    ck_assert_int_eq(got.rows, want.rows);
-    ck_assert_int_eq(got.cols, want.cols);
-    for (int i = 0; i < got.rows; i++)
-        for (int j = 0; j < got.cols; j++) {
-            double g = MAT_AT(got, i, j), w = MAT_AT(want, i, j);
-            ck_assert_msg(fabs(g - w) <= tol * (1.0 + fabs(w)), "%s[%d,%d] = %.9g, NumPy %.9g",
-                          what, i, j, g, w);
-        }
-}
-
 static const char *const CASES[] = {"1x1", "odd", "wide"};
 
 START_TEST(matches_numpy)
@@ -66,12 +43,12 @@ START_TEST(matches_numpy)
     const char *parts[5] = {"q", "k", "v", "out", "attn"};
     for (int p = 0; p < 5; p++) {
         snprintf(name, sizeof name, "att_%s_%s.npy", c, parts[p]);
-        m[p] = load(name);
+        m[p] = load_fixture(name);
     }
     Mat out = mat_new(m[0].rows, m[2].cols), w = mat_new(m[0].rows, m[1].rows);
     attention_forward(out, w, m[0], m[1], m[2]);
-    assert_close(out, m[3], 1e-6, "output");
-    assert_close(w, m[4], 1e-6, "weights");
+    assert_mat_close(out, m[3], 1e-6, 1e-6, "output", "NumPy");
+    assert_mat_close(w, m[4], 1e-6, 1e-6, "weights", "NumPy");
     for (int p = 0; p < 5; p++) mat_free(&m[p]);
     mat_free(&out);
     mat_free(&w);
@@ -79,21 +56,6 @@ START_TEST(matches_numpy)
 END_TEST
 
 /* ------------------------------------------------- the program, ch01 */
-
-static const char *bin_dir(void)
-{
-    const char *d = getenv("BIN_DIR");
-    return d ? d : "build/bin";
-}
-
-/* Runs a shell command line; returns its exit status, or 128 + signal. */
-static int run(const char *cmd)
-{
-    int st = system(cmd);
-    if (st == -1) return -1;
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return WEXITSTATUS(st);
-}
 
 START_TEST(program_matches_numpy)
 {
@@ -104,19 +66,12 @@ START_TEST(program_matches_numpy)
              "%s/ch01 --query tests/fixtures/att_odd_q.npy --key tests/fixtures/att_odd_k.npy "
              "--value tests/fixtures/att_odd_v.npy --output %s/o.npy --attn %s/a.npy >/dev/null",
              bin_dir(), dir, dir);
-    ck_assert_int_eq(run(cmd), 0);
-    char path[256];
-    Mat o, a, want_o = load("att_odd_out.npy"), want_a = load("att_odd_attn.npy");
-    Error err;
-    snprintf(path, sizeof path, "%s/o.npy", dir);
-    ck_assert_msg(npy_load_mat(path, "output", &o, &err) == 0, "%s", err.msg);
-    remove(path);
-    snprintf(path, sizeof path, "%s/a.npy", dir);
-    ck_assert_msg(npy_load_mat(path, "attn", &a, &err) == 0, "%s", err.msg);
-    remove(path);
+    ck_assert_int_eq(run_shell(cmd), 0);
+    Mat o = load_written(dir, "o.npy"), a = load_written(dir, "a.npy");
     rmdir(dir);
-    assert_close(o, want_o, 1e-6, "ch01 --output");
-    assert_close(a, want_a, 1e-6, "ch01 --attn");
+    Mat want_o = load_fixture("att_odd_out.npy"), want_a = load_fixture("att_odd_attn.npy");
+    assert_mat_close(o, want_o, 1e-6, 1e-6, "ch01 --output", "NumPy");
+    assert_mat_close(a, want_a, 1e-6, 1e-6, "ch01 --attn", "NumPy");
     mat_free(&o);
     mat_free(&a);
     mat_free(&want_o);
@@ -127,18 +82,7 @@ END_TEST
 /* Runs ch01 with `args`, expects exit `code` and `needle` in its stderr. */
 static void expect_failure(const char *args, int code, const char *needle)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s/ch01 %s >/dev/null 2>/tmp/ch01-test-stderr.txt", bin_dir(), args);
-    ck_assert_int_eq(run(cmd), code);
-    FILE *fp = fopen("/tmp/ch01-test-stderr.txt", "r");
-    ck_assert_ptr_nonnull(fp);
-    char msg[1024] = "";
-    size_t n = fread(msg, 1, sizeof msg - 1, fp);
-    msg[n] = '\0';
-    fclose(fp);
-    remove("/tmp/ch01-test-stderr.txt");
-    ck_assert_msg(strncmp(msg, "ch01: ", 6) == 0, "message should start with ch01: %s", msg);
-    ck_assert_msg(strstr(msg, needle) != NULL, "expected '%s' in: %s", needle, msg);
+    expect_program_failure("ch01", args, code, needle, ANY_LINES);
 }
 
 #define Q "--query tests/fixtures/att_odd_q.npy "
@@ -149,7 +93,7 @@ START_TEST(program_contract_errors)
 {
     char cmd[256];
     snprintf(cmd, sizeof cmd, "%s/ch01 --help >/dev/null", bin_dir());
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
     expect_failure("--no-such-option", 2, "--no-such-option");
     expect_failure("--query", 2, "--query");
     expect_failure(Q K, 2, "--value");

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "suites.h"
+#include "testutil.h"
 #include "backward.h"
 #include "encoder.h"
 #include "loss.h"
@@ -557,19 +558,7 @@ static Transformer tiny_model(const TinyVariant *v, uint64_t seed)
 {
     TransformerConfig cfg = {4, 6, 2, 1, v->dec_layers, 5, 6, v->norm_first, v->final_norms,
                              v->final_norms};
-    Transformer m;
-    Rng r;
-    rng_seed(&r, seed);
-    transformer_new(&m, &cfg, &r);
-    for (int k = 0; k < m.params.count; k++) {
-        const Param *p = &m.params.items[k];
-        if (p->ndim != 1) continue;
-        Mat t = mat_wrap(m.params.data + p->offset, 1, p->cols);
-        size_t n = strlen(p->name);
-        int gain = strstr(p->name, "norm") && n > 6 && strcmp(p->name + n - 6, "weight") == 0;
-        mat_rand_uniform(t, &r, gain ? 0.7f : -0.3f, gain ? 1.3f : 0.3f);
-    }
-    return m;
+    return random_model(&cfg, seed);
 }
 
 typedef struct {

@@ -41,9 +41,9 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include "suites.h"
+#include "testutil.h"
 #include "npy.h"
 #include "rng.h"
 #include "checkpoint.h"
@@ -55,29 +55,16 @@ enum { TIMEOUT = 60 };
 /* The temporary directory of every file below; "@" in a row stands for it. */
 static char dir[64];
 
-static const char *bin_dir(void)
-{
-    const char *d = getenv("BIN_DIR");
-    return d ? d : "build/bin";
-}
-
 /* ------------------------------------------------------------ making files */
 
-static char *in_dir(const char *name)
+static const char *in_dir(const char *name)
 {
-    static char path[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(path[k], sizeof path[k], "%s/%s", dir, name);
-    return path[k];
+    return at("%s/%s", dir, name);
 }
 
-static void write_bytes(const char *name, const void *bytes, size_t n)
+static void save_bytes(const char *name, const void *bytes, size_t n)
 {
-    FILE *fp = fopen(in_dir(name), "wb");
-    ck_assert_ptr_nonnull(fp);
-    ck_assert_uint_eq(fwrite(bytes, 1, n, fp), n);
-    ck_assert_int_eq(fclose(fp), 0);
+    write_bytes(in_dir(name), bytes, n);
 }
 
 /* A .npy with any dtype text, version 1.0: what the project's writer will
@@ -98,7 +85,7 @@ static void write_npy_raw(const char *name, const char *descr, const char *shape
     memset(b + 10 + len, ' ', pad);
     b[total + pad - 1] = '\n';
     if (n) memcpy(b + total + pad, data, n);
-    write_bytes(name, b, total + pad + n);
+    save_bytes(name, b, total + pad + n);
     free(b);
 }
 
@@ -134,7 +121,7 @@ static void save_prefix(const char *from, const char *to, long keep)
     fclose(fp);
     if (keep < 0) keep += (long)n;
     ck_assert(keep >= 0 && (size_t)keep <= n);
-    write_bytes(to, buf, (size_t)keep);
+    save_bytes(to, buf, (size_t)keep);
 }
 
 /* A copy of the .npz `from` with one array changed. */
@@ -284,12 +271,12 @@ static void make_g2p_files(void)
     save_prefix("g2p.npz", "g2p_trunc.npz", -100);
     static const char dict[] = "CAT\tK AE T\nDOG\tD AO G\nFISH\tF IH SH\nSHOE\tSH UW\n"
                                "COAT\tK OW T\n";
-    write_bytes("dict.txt", dict, sizeof dict - 1);
+    save_bytes("dict.txt", dict, sizeof dict - 1);
     static const char bad[] = "CAT\tK AE T\nDOG\tD AO G\nFISH\tF IH XX\n";   /* line 3 */
-    write_bytes("dict_bad.txt", bad, sizeof bad - 1);
-    write_bytes("words.txt", "CAT\nDOG\n", 8);                                 /* no pronunciations */
+    save_bytes("dict_bad.txt", bad, sizeof bad - 1);
+    save_bytes("words.txt", "CAT\nDOG\n", 8);                                  /* no pronunciations */
     static const char ref[] = "EITHER\tAY DH ER\tIY DH ER\nPECAN\tP IH K AE N\tP IY K AA N\n";
-    write_bytes("ref.txt", ref, sizeof ref - 1);
+    save_bytes("ref.txt", ref, sizeof ref - 1);
 }
 
 /* Every file the rows name. */
@@ -332,9 +319,9 @@ static void make_files(void)
     write_npy_raw("huge.npy", "<f4", "(1000000000, 1000000000)", x, 16);   /* a lying header */
     save_prefix("q.npy", "trunc.npy", -5);                             /* data cut short */
     save_prefix("q.npy", "trunc_header.npy", 30);                      /* header cut short */
-    write_bytes("empty.npy", "", 0);
-    write_bytes("text.npy", "not a numpy file\n", 17);
-    write_bytes("blocker", "a regular file, not a directory\n", 32);
+    save_bytes("empty.npy", "", 0);
+    save_bytes("text.npy", "not a numpy file\n", 17);
+    save_bytes("blocker", "a regular file, not a directory\n", 32);
     ck_assert_int_eq(mkdir(in_dir("adir"), 0777), 0);
     ck_assert_int_eq(mkdir(in_dir("out"), 0777), 0);
 
@@ -419,29 +406,9 @@ static void make_files(void)
     make_g2p_files();
 }
 
-/* Removes a directory and everything in it (no symbolic links are made here). */
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d) {
-        remove(path);
-        return;
-    }
-    struct dirent *e;
-    char child[1024];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-        remove_tree(child);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/bad-input-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    make_temp_dir(dir, sizeof dir, "bad-input");
     make_files();
 }
 
@@ -731,6 +698,8 @@ static const Case CASES[] = {
     {"ch10", "--task copy --init zeros", 2, "--init", 0},
     {"ch10", "--steps 5", 2, "--steps", 0},
     {"ch10", "--resume --checkpoint @/nope.npz", 1, "@/nope.npz", 0},
+    {"ch10", "--resume --checkpoint ''", 2, "--checkpoint: the path is empty", 0},
+    {"ch10", "--task copy --checkpoint '' --steps 1", 2, "--checkpoint: the path is empty", 0},
     {"ch10", "--resume --checkpoint @/model.npz", 1, "@/model.npz", 0},
     {"ch10", "--resume --checkpoint @/empty.npy", 1, "@/empty.npy", 0},
     {"ch10", "--resume --checkpoint @/adir", 2, "@/adir", 0},
@@ -767,6 +736,8 @@ static const Case CASES[] = {
     {"ch12", "--task translate", 2, "--task", 0},
     {"ch12", "--task copy --heads 3", 2, "--heads", 0},
     {"ch12", "--resume --checkpoint @/nope.npz", 1, "@/nope.npz", 0},
+    {"ch12", "--resume --checkpoint ''", 2, "--checkpoint: the path is empty", 0},
+    {"ch12", "--bench --dropout 0.1 --batch 8", 2, "--dropout: not with --bench", 0},
     {"ch12", "--resume --checkpoint @/ckpt_bomb.npz", 1, "src_embed.weight", 0},
     {"ch12", LOSS "--grads @/nodir/g.npz", 1, "@/nodir/g.npz", MPI2},
     {"ch12", "--params @/model_bomb.npz --src @/src.npy --tgt @/tgt.npy --tgt-out @/tgt_out.npy", 1,
@@ -797,6 +768,7 @@ static const Case CASES[] = {
     {"ch11", "train --recipe tiny --dict @/dict.txt --checkpoint @/out/c.npz --plot none", 2,
      "--recipe", 0},
     {"ch11", "train --resume --seed 3 --checkpoint @/out/c.npz", 2, "--seed", 0},
+    {"ch11", "train --resume --checkpoint ''", 2, "--checkpoint: the path is empty", 0},
     {"ch11", "train --resume --recipe full --checkpoint @/out/c.npz", 2, "--recipe", 0},
     {"ch11", "eval --model @/g2p.npz --ref @/ref.txt extra", 2, "extra", 0},
     {"ch11", "show --model @/g2p.npz", 2, "show", 0},
@@ -897,16 +869,9 @@ static int split(char *args, char **argv, int cap)
  * that tries to allocate gigabytes because a small file said so fails
  * ("out of memory") instead of passing unnoticed. Not with AddressSanitizer,
  * which reserves terabytes of address space for itself. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
 static void limit_memory(void)
 {
-#ifndef UNDER_ASAN
+#if !UNDER_ASAN
     struct rlimit r = {(rlim_t)2 << 30, (rlim_t)2 << 30};
     setrlimit(RLIMIT_AS, &r);
 #endif
@@ -973,8 +938,7 @@ static int run(const char *prog, const char *args, int flags, char *msg, size_t 
         ck_assert_int_ge(done, 0);
         if (done == pid) break;
         status = -1;
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        sleep_ms(10);
     }
     if (status == -1) {
         kill(pid, SIGKILL);

@@ -16,6 +16,7 @@
 #include <omp.h>
 #endif
 #include "suites.h"
+#include "testutil.h"
 #include "batched.h"
 #include "rng.h"
 #include "train.h"
@@ -50,18 +51,7 @@ static Transformer small_model(const Case *cs, uint64_t seed)
     TransformerConfig cfg = {.E = 16, .F = 24, .H = 4, .enc_layers = 2, .dec_layers = 2,
                              .Vs = 13, .Vt = 11, .norm_first = cs->norm_first,
                              .enc_norm = cs->enc_norm, .dec_norm = cs->dec_norm};
-    Transformer m;
-    Rng r;
-    rng_seed(&r, seed);
-    transformer_new(&m, &cfg, &r);
-    for (int k = 0; k < m.params.count; k++) {
-        const Param *p = &m.params.items[k];
-        if (p->ndim != 1) continue;
-        Mat t = mat_wrap(m.params.data + p->offset, 1, p->cols);
-        int gain = strstr(p->name, "norm") && strstr(p->name, "weight");
-        mat_rand_uniform(t, &r, gain ? 0.7f : -0.3f, gain ? 1.3f : 0.3f);
-    }
-    return m;
+    return random_model(&cfg, seed);
 }
 
 /* Random ids with padding at the ends of some sequences; target position

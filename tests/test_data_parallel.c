@@ -28,9 +28,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include "suites.h"
+#include "testutil.h"
 #include "npy.h"
 
 /* Between ranks and one process only the order of the additions differs:
@@ -65,29 +65,14 @@ enum { NCASES = sizeof CASES / sizeof CASES[0] };
 
 /* ------------------------------------------------------------ running */
 
-static const char *bin_dir(void)
-{
-    const char *d = getenv("BIN_DIR");
-    return d ? d : "build/bin";
-}
-
-/* Runs a shell command line; returns its exit status, or 128 + signal. */
-static int run(const char *cmd)
-{
-    int st = system(cmd);
-    if (st == -1) return -1;
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return WEXITSTATUS(st);
-}
-
 /* Whether MPI is installed: mpirun to start ranks, and mpicc, without which
  * make does not build ch12. Found once, before the tests fork. */
 static int mpi_present;
 
 static void find_mpi(void)
 {
-    mpi_present =
-        run("command -v mpirun >/dev/null 2>&1 && mpicc --showme:link >/dev/null 2>&1") == 0;
+    mpi_present = run_shell("command -v mpirun >/dev/null 2>&1 && "
+                            "mpicc --showme:link >/dev/null 2>&1") == 0;
     if (!mpi_present)
         printf("data_parallel: every test skipped: no MPI (mpirun, mpicc); chapter 12 is "
                "optional (Debian: apt-get install openmpi-bin libopenmpi-dev)\n");
@@ -113,31 +98,6 @@ static void alone(char *buf, size_t len)
     snprintf(buf, len, SANITIZER_ENV "%s/ch12", bin_dir());
 }
 
-static char *read_file(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    ck_assert_msg(fp != NULL, "cannot read %s", path);
-    static char text[1 << 16];
-    size_t n = fread(text, 1, sizeof text - 1, fp);
-    text[n] = '\0';
-    fclose(fp);
-    return text;
-}
-
-/* A fresh directory under /tmp for one test's files. */
-static void temp_dir(char *dir, size_t len)
-{
-    snprintf(dir, len, "/tmp/ch12-test-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void remove_dir(const char *dir)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(run(cmd), 0);
-}
-
 /* The contract's options for fixture case `c`. */
 static void case_args(char *buf, size_t len, const Case *c)
 {
@@ -154,7 +114,7 @@ static void run_ok(const char *program, const char *args, const char *dir, const
     char cmd[4096], err[512];
     snprintf(err, sizeof err, "%s/%s.err", dir, out_name);
     snprintf(cmd, sizeof cmd, "%s %s > %s/%s 2> %s", program, args, dir, out_name, err);
-    if (run(cmd) != 0) ck_abort_msg("failed: %s\n%s", cmd, read_file(err));
+    if (run_shell(cmd) != 0) ck_abort_msg("failed: %s\n%s", cmd, read_text(err));
 }
 
 /* The line after the one at `at`, or NULL at the end. */
@@ -175,14 +135,6 @@ static double printed_loss(const char *text, const char *prefix)
         }
     ck_abort_msg("no line \"%s...\" in:\n%s", prefix, text);
     return NAN;
-}
-
-static Npz load_npz(const char *path)
-{
-    Npz z;
-    Error err;
-    ck_assert_msg(npz_load(path, &z, &err) == 0, "%s", err.msg);
-    return z;
 }
 
 /* Every float array of `want` (but train.seconds, a time) against the
@@ -227,7 +179,7 @@ static void assert_npz_identical(const Npz *got, const Npz *want, const char *wh
 static void check_grads(const Case *c, int ranks)
 {
     char dir[64], args[1024], more[2048], ch10[256], ch12[512], path[256];
-    temp_dir(dir, sizeof dir);
+    make_temp_dir(dir, sizeof dir, "ch12-test");
     case_args(args, sizeof args, c);
     snprintf(ch10, sizeof ch10, "%s/ch10", bin_dir());
     mpirun(ch12, sizeof ch12, ranks);
@@ -237,9 +189,9 @@ static void check_grads(const Case *c, int ranks)
     run_ok(ch12, more, dir, "out12.txt");
 
     snprintf(path, sizeof path, "%s/out10.txt", dir);
-    double loss10 = printed_loss(read_file(path), "loss ");
+    double loss10 = printed_loss(read_text(path), "loss ");
     snprintf(path, sizeof path, "%s/out12.txt", dir);
-    const char *text = read_file(path);
+    const char *text = read_text(path);
     double loss12 = printed_loss(text, "loss ");
     ck_assert_msg(strstr(strstr(text, "loss ") + 1, "loss ") == NULL,
                   "%d ranks printed more than one loss line:\n%s", ranks, text);
@@ -268,7 +220,7 @@ static void check_grads(const Case *c, int ranks)
     npz_free(&g10);
     npz_free(&g12);
     npz_free(&torch);
-    remove_dir(dir);
+    remove_tree(dir);
 }
 
 START_TEST(two_ranks_match_one_process)
@@ -293,7 +245,7 @@ START_TEST(adam_on_two_ranks)
 {
     if (!mpi_present) return;
     char dir[64], args[1024], more[2048], ch10[256], ch12[512], path[256];
-    temp_dir(dir, sizeof dir);
+    make_temp_dir(dir, sizeof dir, "ch12-test");
     case_args(args, sizeof args, &CASES[0]);   /* "post", as ch10_adam_* */
     snprintf(ch10, sizeof ch10, "%s/ch10", bin_dir());
     mpirun(ch12, sizeof ch12, 2);
@@ -308,7 +260,7 @@ START_TEST(adam_on_two_ranks)
                   err.msg);
     snprintf(path, sizeof path, "%s/out12.txt", dir);
     char text[4096];
-    snprintf(text, sizeof text, "%s", read_file(path));
+    snprintf(text, sizeof text, "%s", read_text(path));
     for (int k = 0; k < 4; k++) {
         char prefix[32];
         snprintf(prefix, sizeof prefix, "step %d ", k + 1);
@@ -327,7 +279,7 @@ START_TEST(adam_on_two_ranks)
     npz_free(&p10);
     npz_free(&p12);
     npz_free(&torch);
-    remove_dir(dir);
+    remove_tree(dir);
 }
 END_TEST
 
@@ -339,7 +291,7 @@ START_TEST(one_rank_is_chapter_10)
      * gradients and parameters are ch10's bit for bit. */
     if (!mpi_present) return;
     char dir[64], args[1024], more[2048], ch10[256], ch12[512], path[256];
-    temp_dir(dir, sizeof dir);
+    make_temp_dir(dir, sizeof dir, "ch12-test");
     case_args(args, sizeof args, &CASES[1]);
     snprintf(ch10, sizeof ch10, "%s/ch10", bin_dir());
     alone(ch12, sizeof ch12);
@@ -351,9 +303,9 @@ START_TEST(one_rank_is_chapter_10)
     run_ok(ch12, more, dir, "out12.txt");
     char out10[4096];
     snprintf(path, sizeof path, "%s/out10.txt", dir);
-    snprintf(out10, sizeof out10, "%s", read_file(path));
+    snprintf(out10, sizeof out10, "%s", read_text(path));
     snprintf(path, sizeof path, "%s/out12.txt", dir);
-    ck_assert_str_eq(read_file(path), out10);
+    ck_assert_str_eq(read_text(path), out10);
     const char *names[2] = {"g", "p"};
     for (int k = 0; k < 2; k++) {
         snprintf(path, sizeof path, "%s/%s10.npz", dir, names[k]);
@@ -364,7 +316,7 @@ START_TEST(one_rank_is_chapter_10)
         npz_free(&a);
         npz_free(&b);
     }
-    remove_dir(dir);
+    remove_tree(dir);
 }
 END_TEST
 
@@ -380,7 +332,7 @@ START_TEST(dropout_run_matches_chapter_10)
      * parameters that differ by whole Adam steps (~1e-4 and more). */
     if (!mpi_present) return;
     char dir[64], more[2048], ch10[256], ch12[512], path[256];
-    temp_dir(dir, sizeof dir);
+    make_temp_dir(dir, sizeof dir, "ch12-test");
     snprintf(ch10, sizeof ch10, "%s/ch10", bin_dir());
     snprintf(more, sizeof more, RUN_ARGS " --steps 20 --checkpoint %s/c10.npz --out %s", dir, dir);
     run_ok(ch10, more, dir, "out10.txt");
@@ -399,7 +351,7 @@ START_TEST(dropout_run_matches_chapter_10)
         npz_free(&got);
     }
     npz_free(&want);
-    remove_dir(dir);
+    remove_tree(dir);
 }
 END_TEST
 
@@ -409,7 +361,7 @@ START_TEST(resumed_on_two_ranks)
      * it to the other rank): every array as in 20 steps in one go. */
     if (!mpi_present) return;
     char dir[64], more[2048], ch12[512], path[256];
-    temp_dir(dir, sizeof dir);
+    make_temp_dir(dir, sizeof dir, "ch12-test");
     mpirun(ch12, sizeof ch12, 2);
     snprintf(more, sizeof more, RUN_ARGS " --steps 20 --checkpoint %s/whole.npz --out %s", dir,
              dir);
@@ -427,7 +379,7 @@ START_TEST(resumed_on_two_ranks)
     assert_npz_identical(&resumed, &whole, "resumed on 2 ranks");
     npz_free(&whole);
     npz_free(&resumed);
-    remove_dir(dir);
+    remove_tree(dir);
 }
 END_TEST
 
@@ -507,7 +459,7 @@ static void copy_file(const char *dir, const char *from, const char *to)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "cp %s/%s %s/%s", dir, from, dir, to);
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
 }
 
 START_TEST(g2p_ranks_match_chapter_11)
@@ -518,7 +470,7 @@ START_TEST(g2p_ranks_match_chapter_11)
      * one rank, bit for bit. */
     if (!mpi_present) return;
     char dir[64], more[2048], prog[512];
-    temp_dir(dir, sizeof dir);
+    make_temp_dir(dir, sizeof dir, "ch12-test");
     ch11(prog, sizeof prog);
     snprintf(more, sizeof more, G2P_ARGS " --steps 4 --checkpoint %s/c11.npz --out %s", dir, dir);
     run_ok(prog, more, dir, "out11.txt");
@@ -537,7 +489,7 @@ START_TEST(g2p_ranks_match_chapter_11)
              "--out %s", dir, dir);
     run_ok(prog, more, dir, "out12.txt");
     compare_g2p(dir, "c12.npz", "c11.npz", 0.0, 0.0, "4 g2p steps on 1 rank against ch11");
-    remove_dir(dir);
+    remove_tree(dir);
 }
 END_TEST
 
@@ -549,7 +501,7 @@ START_TEST(g2p_resumed_on_two_ranks)
      * copy of the 2-step checkpoint to the same place, to rounding. */
     if (!mpi_present) return;
     char dir[64], more[2048], prog[512];
-    temp_dir(dir, sizeof dir);
+    make_temp_dir(dir, sizeof dir, "ch12-test");
     mpirun(prog, sizeof prog, 2);
     snprintf(more, sizeof more, "--task g2p " G2P_ARGS " --steps 4 --checkpoint %s/whole.npz "
              "--out %s", dir, dir);
@@ -569,7 +521,7 @@ START_TEST(g2p_resumed_on_two_ranks)
     run_ok(prog, more, dir, "resumed11.txt");
     compare_g2p(dir, "part11.npz", "whole.npz", G2P_ABS, G2P_REL,
                 "ch12's 2 steps and ch11's 2 more against ch12's 4");
-    remove_dir(dir);
+    remove_tree(dir);
 }
 END_TEST
 
@@ -588,12 +540,6 @@ static pid_t start_background(const char *cmd, const char *dir)
     return pid;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&t, NULL);
-}
-
 START_TEST(g2p_sigterm_on_two_ranks)
 {
     /* SIGTERM to mpirun, which passes it on to its ranks: every rank stops
@@ -610,7 +556,7 @@ START_TEST(g2p_sigterm_on_two_ranks)
 #endif
     if (!mpi_present) return;
     char dir[64], cmd[4096], prog[512], path[256];
-    temp_dir(dir, sizeof dir);
+    make_temp_dir(dir, sizeof dir, "ch12-test");
     mpirun(prog, sizeof prog, 2);
     snprintf(cmd, sizeof cmd, "%s --task g2p " G2P_ARGS " --steps 100000 "
              "--checkpoint %s/stopped.npz --out %s", prog, dir, dir);
@@ -626,7 +572,7 @@ START_TEST(g2p_sigterm_on_two_ranks)
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 
     snprintf(path, sizeof path, "%s/stdout.txt", dir);
-    const char *out = read_file(path);
+    const char *out = read_text(path);
     const char *stopped = strstr(out, "Stopped after step ");
     ck_assert_msg(stopped != NULL, "no 'Stopped after step' in:\n%s", out);
     long K = atol(stopped + strlen("Stopped after step "));
@@ -647,7 +593,7 @@ START_TEST(g2p_sigterm_on_two_ranks)
              "--checkpoint %s/whole.npz --out %s", K + 2, dir, dir);
     run_ok(prog, more, dir, "whole.txt");
     compare_g2p(dir, "stopped.npz", "whole.npz", 0.0, 0.0, "stopped by SIGTERM and resumed");
-    remove_dir(dir);
+    remove_tree(dir);
 }
 END_TEST
 
@@ -662,8 +608,8 @@ static void expect_failure_on(int ranks, const char *args, int code, const char 
     if (ranks == 1) alone(ch12, sizeof ch12);
     else mpirun(ch12, sizeof ch12, ranks);
     snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>/tmp/ch12-test-stderr.txt", ch12, args);
-    ck_assert_int_eq(run(cmd), code);
-    const char *text = read_file("/tmp/ch12-test-stderr.txt");
+    ck_assert_int_eq(run_shell(cmd), code);
+    const char *text = read_text("/tmp/ch12-test-stderr.txt");
     int lines = 0;
     for (const char *at = text; at; at = next_line(at)) {
         if (strncmp(at, "ch12: ", 6) != 0) continue;
@@ -702,7 +648,7 @@ START_TEST(g2p_errors_are_reported_once)
 {
     if (!mpi_present) return;
     char dir[64], args[512];
-    temp_dir(dir, sizeof dir);
+    make_temp_dir(dir, sizeof dir, "ch12-test");
     /* Every rank reads the dictionary, and finds it missing: one line. */
     snprintf(args, sizeof args, "--task g2p --dict %s/no-such.train --out %s --plot none", dir,
              dir);
@@ -718,7 +664,7 @@ START_TEST(g2p_errors_are_reported_once)
     expect_failure_on(1, "--dict tests/fixtures/g2p_dp_small.train --task copy", 2, "--dict");
     expect_failure_on(1, "--task g2p --resume --seed 3", 2, "--seed");
     expect_failure_on(1, "--task g2p --test 10", 2, "--test");
-    remove_dir(dir);
+    remove_tree(dir);
 }
 END_TEST
 

@@ -13,6 +13,7 @@
 #include <omp.h>
 #endif
 #include "suites.h"
+#include "testutil.h"
 #include "decode.h"
 #include "npy.h"
 #include "ops.h"
@@ -51,17 +52,7 @@ static Transformer small_model(const Case *cs, uint64_t seed)
     TransformerConfig cfg = {.E = 32, .F = 64, .H = 4, .enc_layers = 2, .dec_layers = 2,
                              .Vs = G2P_LETTERS, .Vt = G2P_PHONES, .norm_first = cs->norm_first,
                              .enc_norm = cs->enc_norm, .dec_norm = cs->dec_norm};
-    Transformer m;
-    Rng r;
-    rng_seed(&r, seed);
-    transformer_new(&m, &cfg, &r);
-    for (int k = 0; k < m.params.count; k++) {
-        const Param *p = &m.params.items[k];
-        if (p->ndim != 1) continue;
-        Mat t = mat_wrap(m.params.data + p->offset, 1, p->cols);
-        int gain = strstr(p->name, "norm") && strstr(p->name, "weight");
-        mat_rand_uniform(t, &r, gain ? 0.7f : -0.3f, gain ? 1.3f : 0.3f);
-    }
+    Transformer m = random_model(&cfg, seed);
     mat_scale(m.gen_weight, 3.0f);
     MAT_AT(m.gen_bias, 0, G2P_EOS) += 1.5f;
     return m;

@@ -10,21 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "suites.h"
+#include "testutil.h"
 #include "decoder.h"
 #include "encoder.h"
 #include "multihead.h"
 #include "npy.h"
 #include "params.h"
 #include "rng.h"
-
-/* The tolerance of chapters 6-9: |got - want| <= 1e-5 + 1e-4 |want|. */
-static int close_enough(double got, double want)
-{
-    return fabs(got - want) <= 1e-5 + 1e-4 * fabs(want);
-}
 
 /* The cases of make_ch08_ref.py, with the sizes that script gave them. */
 typedef struct {
@@ -43,27 +37,21 @@ enum { NCASES = sizeof CASES / sizeof *CASES };
 
 /* ------------------------------------------------------------ helpers */
 
-static Tensor load_tensor(const char *path)
-{
-    Tensor t;
-    Error err;
-    ck_assert_msg(npy_load(path, &t, &err) == 0, "%s", err.msg);
-    return t;
-}
-
-static Tensor load_fixture(const char *name, const char *part)
+/* The fixture tests/fixtures/ch08_<name>_<part>.npy. */
+static Tensor case_tensor(const char *name, const char *part)
 {
     char path[256];
     snprintf(path, sizeof path, "tests/fixtures/ch08_%s_%s.npy", name, part);
     return load_tensor(path);
 }
 
+/* PyTorch's values within the contract's tolerance; a failure names the case. */
 static void assert_close_f(const float *got, const float *want, int64_t n, const char *what,
                            const char *name)
 {
-    for (int64_t k = 0; k < n; k++)
-        ck_assert_msg(close_enough(got[k], want[k]), "%s %s[%lld] = %.9g, PyTorch %.9g", name,
-                      what, (long long)k, (double)got[k], (double)want[k]);
+    char label[128];
+    snprintf(label, sizeof label, "%s %s", name, what);
+    assert_torch_close(got, want, n, label);
 }
 
 /* A model of this chapter: two embedding tables, an encoder and a decoder
@@ -304,16 +292,16 @@ START_TEST(matches_pytorch)
     ck_assert_msg(params_load(&m.ps, &z, path, ignore, &err) == 0, "%s", err.msg);
     npz_free(&z);
 
-    Tensor src = load_fixture(c->name, "src"), tgt = load_fixture(c->name, "tgt");
-    Tensor want = load_fixture(c->name, "out");
+    Tensor src = case_tensor(c->name, "src"), tgt = case_tensor(c->name, "tgt");
+    Tensor want = case_tensor(c->name, "out");
     int B = (int)src.shape[0], S = (int)src.shape[1], T = (int)tgt.shape[1], E = c->E;
     int NHT = c->dec_layers * c->H * T;
     ck_assert_int_eq(want.ndim, 3);
     ck_assert(want.shape[0] == B && want.shape[1] == T && want.shape[2] == E);
     Tensor want_self = {0}, want_cross = {0};
     if (c->weights) {
-        want_self = load_fixture(c->name, "self");     /* (B, N, H, T, T) */
-        want_cross = load_fixture(c->name, "cross");   /* (B, N, H, T, S) */
+        want_self = case_tensor(c->name, "self");     /* (B, N, H, T, T) */
+        want_cross = case_tensor(c->name, "cross");   /* (B, N, H, T, S) */
         ck_assert(want_self.size == (int64_t)B * NHT * T);
         ck_assert(want_cross.size == (int64_t)B * NHT * S);
     }
@@ -347,29 +335,13 @@ END_TEST
 
 /* ------------------------------------------------- the program, ch08 */
 
-static const char *bin_dir(void)
-{
-    const char *d = getenv("BIN_DIR");
-    return d ? d : "build/bin";
-}
-
-/* Runs a shell command line; returns its exit status, or 128 + signal. */
-static int run(const char *cmd)
-{
-    int st = system(cmd);
-    if (st == -1) return -1;
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return WEXITSTATUS(st);
-}
-
 /* Compares a file the program wrote with a fixture, shapes first. */
 static void assert_file_matches(const char *got_path, const char *name, const char *part)
 {
-    Tensor got = load_tensor(got_path), want = load_fixture(name, part);
-    char g[128], w[128];
-    tensor_shape_str(&got, g, sizeof g);
-    tensor_shape_str(&want, w, sizeof w);
-    ck_assert_msg(strcmp(g, w) == 0, "%s %s: shape %s, PyTorch %s", name, part, g, w);
+    Tensor got = load_tensor(got_path), want = case_tensor(name, part);
+    char label[128];
+    snprintf(label, sizeof label, "%s %s", name, part);
+    assert_same_shape(&got, &want, label, "PyTorch");
     ck_assert_msg(strcmp(got.file_dtype, "<f4") == 0, "%s: dtype %s", got_path, got.file_dtype);
     assert_close_f(got.f, want.f, got.size, part, name);
     tensor_free(&got);
@@ -390,7 +362,7 @@ START_TEST(program_matches_pytorch)
              "--src tests/fixtures/ch08_%s_src.npy --tgt tests/fixtures/ch08_%s_tgt.npy "
              "--output %s/y.npy %s >/dev/null",
              bin_dir(), c->name, c->name, c->name, dir, weights);
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
     char path[256];
     snprintf(path, sizeof path, "%s/y.npy", dir);
     assert_file_matches(path, c->name, "out");
@@ -407,19 +379,7 @@ END_TEST
 /* Runs ch08 with `args`, expects exit `code` and `needle` in its stderr. */
 static void expect_failure(const char *args, int code, const char *needle)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s/ch08 %s >/dev/null 2>/tmp/ch08-test-stderr.txt", bin_dir(), args);
-    ck_assert_int_eq(run(cmd), code);
-    FILE *fp = fopen("/tmp/ch08-test-stderr.txt", "r");
-    ck_assert_ptr_nonnull(fp);
-    char msg[1024] = "";
-    size_t n = fread(msg, 1, sizeof msg - 1, fp);
-    msg[n] = '\0';
-    fclose(fp);
-    remove("/tmp/ch08-test-stderr.txt");
-    ck_assert_msg(strncmp(msg, "ch08: ", 6) == 0, "message should start with ch08: %s", msg);
-    ck_assert_msg(strstr(msg, needle) != NULL, "expected '%s' in: %s", needle, msg);
-    ck_assert_msg(strchr(msg, '\n') == msg + strlen(msg) - 1, "one line expected: %s", msg);
+    expect_program_failure("ch08", args, code, needle, ONE_LINE);
 }
 
 /* Writes ch08_post1_model.npz again to `path`, without the array `drop` and
@@ -451,12 +411,6 @@ static void write_broken_model(const char *path, const char *drop, const char *r
     npz_free(&z);
 }
 
-static void write_ids(const char *path, const int64_t *ids, int ndim, const int64_t *shape)
-{
-    Error err;
-    ck_assert_msg(npy_save_i64(path, ids, ndim, shape, &err) == 0, "%s", err.msg);
-}
-
 #define MODEL "--params tests/fixtures/ch08_post1_model.npz "
 #define SRC "--src tests/fixtures/ch08_post1_src.npy "
 #define TGT "--tgt tests/fixtures/ch08_post1_tgt.npy "
@@ -465,7 +419,7 @@ START_TEST(program_contract_errors)
 {
     char cmd[512], args[1024];
     snprintf(cmd, sizeof cmd, "%s/ch08 --help >/dev/null", bin_dir());
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
 
     /* usage errors: exit 2, the option named */
     expect_failure("--no-such-option", 2, "--no-such-option");

@@ -10,30 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "suites.h"
+#include "testutil.h"
 #include "encoder.h"
 #include "npy.h"
 #include "params.h"
-
-/* The tolerance of chapters 6-9: |got - want| <= 1e-5 + 1e-4 |want|. */
-static void assert_close(const float *got, const float *want, int64_t n, const char *what)
-{
-    for (int64_t k = 0; k < n; k++) {
-        double g = got[k], w = want[k];
-        ck_assert_msg(fabs(g - w) <= 1e-5 + 1e-4 * fabs(w), "%s[%lld] = %.9g, PyTorch %.9g",
-                      what, (long long)k, g, w);
-    }
-}
-
-static Tensor load_tensor(const char *path)
-{
-    Tensor t;
-    Error err;
-    ck_assert_msg(npy_load(path, &t, &err) == 0, "%s", err.msg);
-    return t;
-}
 
 /* ------------------------------------------------------- by hand */
 
@@ -177,10 +159,10 @@ START_TEST(matches_pytorch)
         mask_from_pad_ids(mask, src.i + (size_t)b * S);
         encoder_forward(x, attn, &enc, &mask);
         snprintf(what, sizeof what, "%s memory, batch %d", c, b);
-        assert_close(x.data, want.f + (size_t)b * S * E, (int64_t)S * E, what);
+        assert_torch_close(x.data, want.f + (size_t)b * S * E, (int64_t)S * E, what);
         snprintf(what, sizeof what, "%s weights, batch %d", c, b);
-        assert_close(attn.data, want_attn.f + (size_t)b * N * H * S * S, (int64_t)N * H * S * S,
-                     what);
+        assert_torch_close(attn.data, want_attn.f + (size_t)b * N * H * S * S,
+                           (int64_t)N * H * S * S, what);
     }
     mat_free(&x);
     mat_free(&attn);
@@ -195,29 +177,6 @@ END_TEST
 
 /* ------------------------------------------------- the program, ch07 */
 
-static const char *bin_dir(void)
-{
-    const char *d = getenv("BIN_DIR");
-    return d ? d : "build/bin";
-}
-
-/* Runs a shell command line; returns its exit status, or 128 + signal. */
-static int run(const char *cmd)
-{
-    int st = system(cmd);
-    if (st == -1) return -1;
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return WEXITSTATUS(st);
-}
-
-static void assert_same_shape(const Tensor *got, const Tensor *want, const char *what)
-{
-    char g[128], w[128];
-    tensor_shape_str(got, g, sizeof g);
-    tensor_shape_str(want, w, sizeof w);
-    ck_assert_msg(strcmp(g, w) == 0, "%s: shape %s, PyTorch %s", what, g, w);
-}
-
 START_TEST(program_matches_pytorch)
 {
     const char *c = CASES[_i];
@@ -230,7 +189,7 @@ START_TEST(program_matches_pytorch)
              "%s/ch07 --params tests/fixtures/ch07_%s_model.npz"
              " --src tests/fixtures/ch07_%s_src.npy --output %s --attn %s >/dev/null",
              bin_dir(), c, c, out, att);
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
     Tensor got = load_tensor(out), got_attn = load_tensor(att);
     remove(out);
     remove(att);
@@ -239,10 +198,10 @@ START_TEST(program_matches_pytorch)
     Tensor want = load_tensor(path);
     snprintf(path, sizeof path, "tests/fixtures/ch07_%s_attn.npy", c);
     Tensor want_attn = load_tensor(path);
-    assert_same_shape(&got, &want, "ch07 --output");
-    assert_same_shape(&got_attn, &want_attn, "ch07 --attn");
-    assert_close(got.f, want.f, want.size, "ch07 --output");
-    assert_close(got_attn.f, want_attn.f, want_attn.size, "ch07 --attn");
+    assert_same_shape(&got, &want, "ch07 --output", "PyTorch");
+    assert_same_shape(&got_attn, &want_attn, "ch07 --attn", "PyTorch");
+    assert_torch_close(got.f, want.f, want.size, "ch07 --output");
+    assert_torch_close(got_attn.f, want_attn.f, want_attn.size, "ch07 --attn");
     tensor_free(&got);
     tensor_free(&got_attn);
     tensor_free(&want);
@@ -254,26 +213,14 @@ START_TEST(program_demo_runs)
 {
     char cmd[256];
     snprintf(cmd, sizeof cmd, "%s/ch07 --plot none >/dev/null", bin_dir());
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
 }
 END_TEST
 
 /* Runs ch07 with `args`, expects exit `code` and `needle` in its stderr. */
 static void expect_failure(const char *args, int code, const char *needle)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s/ch07 %s >/dev/null 2>/tmp/ch07-test-stderr.txt", bin_dir(), args);
-    ck_assert_int_eq(run(cmd), code);
-    FILE *fp = fopen("/tmp/ch07-test-stderr.txt", "r");
-    ck_assert_ptr_nonnull(fp);
-    char msg[1024] = "";
-    size_t n = fread(msg, 1, sizeof msg - 1, fp);
-    msg[n] = '\0';
-    fclose(fp);
-    remove("/tmp/ch07-test-stderr.txt");
-    ck_assert_msg(strncmp(msg, "ch07: ", 6) == 0, "message should start with ch07: %s", msg);
-    ck_assert_msg(strstr(msg, needle) != NULL, "expected '%s' in: %s", needle, msg);
-    ck_assert_msg(strchr(msg, '\n') == msg + strlen(msg) - 1, "expected one line: %s", msg);
+    expect_program_failure("ch07", args, code, needle, ONE_LINE);
 }
 
 /* Writes a copy of the post2 model to `path`, without the array `drop`
@@ -304,12 +251,6 @@ static void write_model(const char *path, const char *drop, const char *extra, i
     npz_free(&z);
 }
 
-static void write_ids(const char *path, const int64_t *ids, int ndim, const int64_t *shape)
-{
-    Error err;
-    ck_assert_msg(npy_save_i64(path, ids, ndim, shape, &err) == 0, "%s", err.msg);
-}
-
 #define MODEL "--params tests/fixtures/ch07_post2_model.npz "
 #define SRC "--src tests/fixtures/ch07_post2_src.npy "
 
@@ -317,7 +258,7 @@ START_TEST(program_contract_errors)
 {
     char cmd[512], args[1024], p[256], q[256];
     snprintf(cmd, sizeof cmd, "%s/ch07 --help >/dev/null", bin_dir());
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
 
     /* Usage errors, exit 2, naming the option. */
     expect_failure("--no-such-option", 2, "--no-such-option");

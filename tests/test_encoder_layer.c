@@ -9,31 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "suites.h"
+#include "testutil.h"
 #include "encoder_layer.h"
 #include "npy.h"
 #include "params.h"
 #include "rng.h"
-
-/* The tolerance of chapters 6-9: |got - want| <= 1e-5 + 1e-4 |want|. */
-static void assert_close_f(const float *got, const float *want, int64_t n, const char *what)
-{
-    for (int64_t k = 0; k < n; k++) {
-        double g = got[k], w = want[k];
-        ck_assert_msg(fabs(g - w) <= 1e-5 + 1e-4 * fabs(w), "%s[%lld] = %.9g, expected %.9g",
-                      what, (long long)k, g, w);
-    }
-}
-
-static Tensor load_tensor(const char *path)
-{
-    Tensor t;
-    Error err;
-    ck_assert_msg(npy_load(path, &t, &err) == 0, "%s", err.msg);
-    return t;
-}
 
 /* ----------------------------------------------------------- by hand */
 
@@ -253,7 +235,8 @@ START_TEST(matches_torch)
     }
     forward_batch(&x, c->padding ? &kpm : NULL, &l);
     ck_assert_int_eq(x.size, want.size);
-    assert_close_f(x.f, want.f, want.size, c->name);
+    assert_floats_close(x.f, want.f, want.size, CONTRACT_ABS, CONTRACT_REL, c->name,
+                        "expected");
     tensor_free(&x);
     tensor_free(&want);
     tensor_free(&kpm);
@@ -290,32 +273,6 @@ END_TEST
 
 /* ------------------------------------------------------- the program, ch06 */
 
-static const char *bin_dir(void)
-{
-    const char *d = getenv("BIN_DIR");
-    return d ? d : "build/bin";
-}
-
-/* Runs a shell command line; returns its exit status, or 128 + signal. */
-static int run(const char *cmd)
-{
-    int st = system(cmd);
-    if (st == -1) return -1;
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return WEXITSTATUS(st);
-}
-
-static char *read_text(const char *path)
-{
-    FILE *fp = fopen(path, "r");
-    ck_assert_ptr_nonnull(fp);
-    static char text[1 << 16];
-    size_t n = fread(text, 1, sizeof text - 1, fp);
-    text[n] = '\0';
-    fclose(fp);
-    return text;
-}
-
 START_TEST(program_matches_torch)
 {
     const TorchCase *c = &CASES[_i];
@@ -328,7 +285,7 @@ START_TEST(program_matches_torch)
     snprintf(cmd, sizeof cmd, "%s/ch06 --params %s --heads %d --input %s%s%s%s --output %s/o.npy "
              ">/dev/null", bin_dir(), p, c->heads, x, c->norm_first ? " --norm-first" : "",
              c->padding ? " --key-padding-mask " : "", c->padding ? kpm : "", dir);
-    ck_assert_msg(run(cmd) == 0, "failed: %s", cmd);
+    ck_assert_msg(run_shell(cmd) == 0, "failed: %s", cmd);
     char path[256];
     snprintf(path, sizeof path, "%s/o.npy", dir);
     Tensor got = load_tensor(path);
@@ -339,7 +296,8 @@ START_TEST(program_matches_torch)
     ck_assert_int_eq(got.dtype, DT_F32);
     ck_assert_int_eq(got.ndim, 3);
     for (int d = 0; d < 3; d++) ck_assert_int_eq(got.shape[d], want.shape[d]);
-    assert_close_f(got.f, want.f, want.size, c->name);
+    assert_floats_close(got.f, want.f, want.size, CONTRACT_ABS, CONTRACT_REL, c->name,
+                        "expected");
     tensor_free(&got);
     tensor_free(&want);
 }
@@ -349,7 +307,7 @@ START_TEST(program_demo_runs)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "%s/ch06 --plot none > /tmp/ch06-demo-stdout.txt", bin_dir());
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
     const char *text = read_text("/tmp/ch06-demo-stdout.txt");
     remove("/tmp/ch06-demo-stdout.txt");
     /* E = 8, F = 32: 4 x 64 + 4 x 8 + 2 x 256 + 32 + 8 + 4 x 8 = 872; and the
@@ -369,7 +327,7 @@ START_TEST(program_seed_is_reproducible)
     for (int k = 0; k < 3; k++) {
         snprintf(cmd, sizeof cmd, "%s/ch06 --norm-first --plot none --seed %s > "
                  "/tmp/ch06-seed.txt", bin_dir(), seeds[k]);
-        ck_assert_int_eq(run(cmd), 0);
+        ck_assert_int_eq(run_shell(cmd), 0);
         strcpy(out[k], read_text("/tmp/ch06-seed.txt"));
         remove("/tmp/ch06-seed.txt");
     }
@@ -382,14 +340,7 @@ END_TEST
 /* Runs ch06 with `args`, expects exit `code` and `needle` in its stderr. */
 static void expect_failure(const char *args, int code, const char *needle)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s/ch06 %s >/dev/null 2>/tmp/ch06-test-stderr.txt", bin_dir(), args);
-    ck_assert_msg(run(cmd) == code, "expected exit %d from: %s", code, cmd);
-    char *msg = read_text("/tmp/ch06-test-stderr.txt");
-    remove("/tmp/ch06-test-stderr.txt");
-    ck_assert_msg(strncmp(msg, "ch06: ", 6) == 0, "message should start with ch06: %s", msg);
-    ck_assert_msg(strchr(msg, '\n') == msg + strlen(msg) - 1, "one line expected: %s", msg);
-    ck_assert_msg(strstr(msg, needle) != NULL, "expected '%s' in: %s", needle, msg);
+    expect_program_failure("ch06", args, code, needle, ONE_LINE);
 }
 
 /* Writes post_kpm's parameters to `path` with one change: `drop` left out,
@@ -430,7 +381,7 @@ START_TEST(program_contract_errors)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "%s/ch06 --help >/dev/null", bin_dir());
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
     /* usage errors, exit 2 */
     expect_failure("--no-such-option", 2, "--no-such-option");
     expect_failure("--heads", 2, "--heads");
@@ -517,12 +468,11 @@ START_TEST(program_all_padding_gives_no_nan)
     char mpath[256], opath[256], cmd[1024];
     snprintf(mpath, sizeof mpath, "%s/kpm.npy", dir);
     snprintf(opath, sizeof opath, "%s/o.npy", dir);
-    int64_t kpm[10] = {0, 0, 1, 0, 0, 1, 1, 1, 1, 1}, shape[2] = {2, 5};
-    Error err;
-    ck_assert_msg(npy_save_i64(mpath, kpm, 2, shape, &err) == 0, "%s", err.msg);
+    int64_t kpm[10] = {0, 0, 1, 0, 0, 1, 1, 1, 1, 1};
+    write_id_rows(mpath, kpm, 2, 5);
     snprintf(cmd, sizeof cmd, "%s/ch06 " P "--heads 4 " X "--key-padding-mask %s --output %s "
              "> %s/stdout.txt", bin_dir(), mpath, opath, dir);
-    ck_assert_msg(run(cmd) == 0, "failed: %s", cmd);
+    ck_assert_msg(run_shell(cmd) == 0, "failed: %s", cmd);
     Tensor o = load_tensor(opath);
     ck_assert_int_eq(tensor_find_nonfinite(&o), -1);
     snprintf(cmd, sizeof cmd, "%s/stdout.txt", dir);

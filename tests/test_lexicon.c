@@ -11,13 +11,13 @@
  * of the benchmark split) are those its README states; the test is skipped
  * with a note when the copy is absent.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "suites.h"
+#include "testutil.h"
 #include "lexicon.h"
 
 /* Letter ids by hand: A = 3, so letter X is 3 + its place in the alphabet. */
@@ -43,33 +43,20 @@ static char tmp_dir[64];
 
 static void make_tmp_dir(void)
 {
-    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/test_lexicon-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
+    make_temp_dir(tmp_dir, sizeof tmp_dir, "test_lexicon");
 }
 
+/* Everything a test leaves behind goes. */
 static void remove_tmp_dir(void)
 {
-    DIR *d = opendir(tmp_dir);
-    if (!d) return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(path, sizeof path, "%s/%s", tmp_dir, e->d_name);
-        if (remove(path) != 0) rmdir(path);
-    }
-    closedir(d);
-    rmdir(tmp_dir);
+    remove_tree(tmp_dir);
 }
 
 /* Writes n bytes to tmp_dir/name; the path goes to path. */
 static const char *write_file(char *path, size_t cap, const char *name, const char *text, size_t n)
 {
     snprintf(path, cap, "%s/%s", tmp_dir, name);
-    FILE *fp = fopen(path, "wb");
-    ck_assert_ptr_nonnull(fp);
-    ck_assert_uint_eq(fwrite(text, 1, n, fp), n);
-    ck_assert_int_eq(fclose(fp), 0);
+    write_bytes(path, text, n);
     return path;
 }
 

@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "suites.h"
+#include "testutil.h"
 #include "masking.h"
 #include "npy.h"
 
@@ -175,12 +175,9 @@ static void fixture_path(char *path, size_t cap, const char *name, const char *p
 
 static Mat load(const char *name, const char *part)
 {
-    char path[256];
-    fixture_path(path, sizeof path, name, part);
-    Mat m;
-    Error err;
-    ck_assert_msg(npy_load_mat(path, "fixture", &m, &err) == 0, "%s", err.msg);
-    return m;
+    char file[128];
+    snprintf(file, sizeof file, "ch03_%s_%s.npy", name, part);
+    return load_fixture(file);
 }
 
 /* The case's whole mask (L, S) as 0s and 1s: the file's mask (bool or
@@ -191,9 +188,7 @@ static Mat case_mask(const Case *c, int rows, int cols)
     if (c->has_mask) {
         char path[256];
         fixture_path(path, sizeof path, c->name, "mask");
-        Tensor t;
-        Error err;
-        ck_assert_msg(npy_load(path, &t, &err) == 0, "%s", err.msg);
+        Tensor t = load_tensor(path);
         ck_assert_int_eq(t.dtype, DT_I64);
         ck_assert_int_eq(t.ndim, 2);
         ck_assert_int_eq(t.shape[0], rows);
@@ -212,19 +207,6 @@ static Mat case_mask(const Case *c, int rows, int cols)
     return mask;
 }
 
-/* |got - want| <= 1e-5 everywhere, and never NaN. */
-static void assert_close(Mat got, Mat want, const char *what)
-{
-    ck_assert_int_eq(got.rows, want.rows);
-    ck_assert_int_eq(got.cols, want.cols);
-    for (int i = 0; i < got.rows; i++)
-        for (int j = 0; j < got.cols; j++) {
-            double g = MAT_AT(got, i, j), w = MAT_AT(want, i, j);
-            ck_assert_msg(!isnan(g) && fabs(g - w) <= 1e-5, "%s[%d,%d] = %.9g, PyTorch %.9g", what,
-                          i, j, g, w);
-        }
-}
-
 START_TEST(matches_torch)
 {
     const Case *c = &CASES[_i];
@@ -233,40 +215,14 @@ START_TEST(matches_torch)
     Mat mask = case_mask(c, q.rows, k.rows);
     Mat out = mat_new(q.rows, v.cols), w = mat_new(q.rows, k.rows);
     masked_attention_forward(out, w, q, k, v, &mask);
-    assert_close(out, want_out, c->name);
-    assert_close(w, want_attn, c->name);
+    assert_mat_close(out, want_out, 1e-5, 0, c->name, "PyTorch");
+    assert_mat_close(w, want_attn, 1e-5, 0, c->name, "PyTorch");
     Mat *all[] = {&q, &k, &v, &want_out, &want_attn, &mask, &out, &w};
     for (size_t p = 0; p < sizeof all / sizeof all[0]; p++) mat_free(all[p]);
 }
 END_TEST
 
 /* ------------------------------------------------- the program, ch03 */
-
-static const char *bin_dir(void)
-{
-    const char *d = getenv("BIN_DIR");
-    return d ? d : "build/bin";
-}
-
-/* Runs a shell command line; returns its exit status, or 128 + signal. */
-static int run(const char *cmd)
-{
-    int st = system(cmd);
-    if (st == -1) return -1;
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return WEXITSTATUS(st);
-}
-
-static Mat load_written(const char *dir, const char *file)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    Mat m;
-    Error err;
-    ck_assert_msg(npy_load_mat(path, "written", &m, &err) == 0, "%s", err.msg);
-    remove(path);
-    return m;
-}
 
 START_TEST(program_matches_torch)
 {
@@ -281,12 +237,12 @@ START_TEST(program_matches_torch)
              "--value tests/fixtures/ch03_%s_v.npy %s %s --output %s/o.npy --attn %s/a.npy "
              ">/dev/null",
              bin_dir(), c->name, c->name, c->name, mask_opt, c->causal ? "--causal" : "", dir, dir);
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
     Mat o = load_written(dir, "o.npy"), a = load_written(dir, "a.npy");
     rmdir(dir);
     Mat want_o = load(c->name, "out"), want_a = load(c->name, "attn");
-    assert_close(o, want_o, "ch03 --output");
-    assert_close(a, want_a, "ch03 --attn");
+    assert_mat_close(o, want_o, 1e-5, 0, "ch03 --output", "PyTorch");
+    assert_mat_close(a, want_a, 1e-5, 0, "ch03 --attn", "PyTorch");
     mat_free(&o);
     mat_free(&a);
     mat_free(&want_o);
@@ -297,19 +253,9 @@ END_TEST
 /* Runs ch03 with `args`, expects exit `code` and every needle in its stderr. */
 static void expect_failure(const char *args, int code, const char *needle, const char *needle2)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s/ch03 %s >/dev/null 2>/tmp/ch03-test-stderr.txt", bin_dir(), args);
-    ck_assert_int_eq(run(cmd), code);
-    FILE *fp = fopen("/tmp/ch03-test-stderr.txt", "r");
-    ck_assert_ptr_nonnull(fp);
-    char msg[1024] = "";
-    size_t n = fread(msg, 1, sizeof msg - 1, fp);
-    msg[n] = '\0';
-    fclose(fp);
-    remove("/tmp/ch03-test-stderr.txt");
-    ck_assert_msg(strncmp(msg, "ch03: ", 6) == 0, "message should start with ch03: %s", msg);
-    ck_assert_msg(strchr(msg, '\n') == msg + strlen(msg) - 1, "one line expected: %s", msg);
-    ck_assert_msg(strstr(msg, needle) != NULL, "expected '%s' in: %s", needle, msg);
+    static char msg[1 << 16];
+    int rc = run_program("ch03", args, msg, sizeof msg);
+    check_failure("ch03", args, rc, code, msg, needle, ONE_LINE);
     if (needle2) ck_assert_msg(strstr(msg, needle2) != NULL, "expected '%s' in: %s", needle2, msg);
 }
 
@@ -321,7 +267,7 @@ START_TEST(program_contract_errors)
 {
     char cmd[256];
     snprintf(cmd, sizeof cmd, "%s/ch03 --help >/dev/null", bin_dir());
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
     /* usage errors */
     expect_failure("--no-such-option", 2, "--no-such-option", NULL);
     expect_failure(QKV "--mask", 2, "--mask", NULL);
@@ -348,13 +294,8 @@ START_TEST(program_demo_runs)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "%s/ch03 --plot none >/tmp/ch03-test-demo.txt", bin_dir());
-    ck_assert_int_eq(run(cmd), 0);
-    FILE *fp = fopen("/tmp/ch03-test-demo.txt", "r");
-    ck_assert_ptr_nonnull(fp);
-    static char text[65536];
-    size_t n = fread(text, 1, sizeof text - 1, fp);
-    text[n] = '\0';
-    fclose(fp);
+    ck_assert_int_eq(run_shell(cmd), 0);
+    const char *text = read_text("/tmp/ch03-test-demo.txt");
     remove("/tmp/ch03-test-demo.txt");
     ck_assert_msg(strstr(text, "Weights: all zero, not NaN") != NULL, "demo output changed");
     ck_assert_msg(strstr(text, "-nan") == NULL && strstr(text, " nan") == NULL,

@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "suites.h"
+#include "testutil.h"
 #include "masking.h"
 #include "multihead.h"
 #include "npy.h"
@@ -22,43 +22,7 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static void assert_close_f(const float *got, const float *want, int64_t n, double tol,
-                           const char *what)
-{
-    for (int64_t k = 0; k < n; k++)
-        ck_assert_msg(fabs((double)got[k] - (double)want[k]) <= tol,
-                      "%s[%lld] = %.9g, expected %.9g", what, (long long)k, (double)got[k],
-                      (double)want[k]);
-}
-
-static void assert_mat_close(Mat got, Mat want, double tol, const char *what)
-{
-    ck_assert_int_eq(got.rows, want.rows);
-    ck_assert_int_eq(got.cols, want.cols);
-    for (int i = 0; i < got.rows; i++)
-        for (int j = 0; j < got.cols; j++)
-            ck_assert_msg(fabs((double)MAT_AT(got, i, j) - (double)MAT_AT(want, i, j)) <= tol,
-                          "%s[%d,%d] = %.9g, expected %.9g", what, i, j,
-                          (double)MAT_AT(got, i, j), (double)MAT_AT(want, i, j));
-}
-
-static void assert_same_shape(const Tensor *got, const Tensor *want, const char *what)
-{
-    char g[128], w[128];
-    tensor_shape_str(got, g, sizeof g);
-    tensor_shape_str(want, w, sizeof w);
-    ck_assert_msg(strcmp(g, w) == 0, "%s: shape %s, expected %s", what, g, w);
-}
-
 static int fixture_exists(const char *path) { return access(path, R_OK) == 0; }
-
-static Tensor load_tensor(const char *path)
-{
-    Tensor t;
-    Error err;
-    ck_assert_msg(npy_load(path, &t, &err) == 0, "%s", err.msg);
-    return t;
-}
 
 static MHA load_mha(const char *path, int heads)
 {
@@ -230,11 +194,11 @@ START_TEST(build_mask_combines)
     Mat want_all = mat_from(3, 4, all_v);
     mat_fill(mask, 7.0f);   /* old contents must not matter */
     mha_build_mask(mask, NULL, NULL, 1);
-    assert_mat_close(mask, want_causal, 0.0, "causal");
+    assert_mat_close(mask, want_causal, 0.0, 0, "causal", "expected");
     mha_build_mask(mask, &am, &kp, 0);
-    assert_mat_close(mask, want_two, 0.0, "attn_mask + padding");
+    assert_mat_close(mask, want_two, 0.0, 0, "attn_mask + padding", "expected");
     mha_build_mask(mask, &am, &kp, 1);
-    assert_mat_close(mask, want_all, 0.0, "all three");
+    assert_mat_close(mask, want_all, 0.0, 0, "all three", "expected");
     mat_free(&am);
     mat_free(&kp);
     mat_free(&mask);
@@ -299,7 +263,7 @@ START_TEST(heads_are_views)
         masked_attention_forward(oh, wh, qh, kh, vh, &mask);
         for (int i = 0; i < L; i++)
             for (int d = 0; d < DH; d++) MAT_AT(concat, i, h * DH + d) = MAT_AT(oh, i, d);
-        assert_mat_close(mat_rows(attn, h * L, L), wh, 1e-6, "head weights");
+        assert_mat_close(mat_rows(attn, h * L, L), wh, 1e-6, 0, "head weights", "expected");
         mat_free(&qh);
         mat_free(&kh);
         mat_free(&vh);
@@ -307,8 +271,8 @@ START_TEST(heads_are_views)
         mat_free(&wh);
     }
     linear_by_hand(want_out, concat, m.out_proj_weight, m.out_proj_bias);
-    assert_mat_close(out, want_out, 1e-5, "output");
-    assert_mat_close(query, query_before, 0.0, "query (must not change)");
+    assert_mat_close(out, want_out, 1e-5, 0, "output", "expected");
+    assert_mat_close(query, query_before, 0.0, 0, "query (must not change)", "expected");
 
     Mat all[] = {query, key, value, mask, query_before, out, attn, qp, kp, vp, concat, want_out};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) mat_free(&all[k]);
@@ -382,8 +346,8 @@ START_TEST(declare_and_bind)
     mat_rand_normal(x, &r, 0.0f, 1.0f);
     mha_forward(o1, a1, x, x, x, &own, NULL);
     mha_forward(o2, a2, x, x, x, &bound, NULL);
-    assert_mat_close(o2, o1, 0.0, "bound output");
-    assert_mat_close(a2, a1, 0.0, "bound weights");
+    assert_mat_close(o2, o1, 0.0, 0, "bound output", "expected");
+    assert_mat_close(a2, a1, 0.0, 0, "bound weights", "expected");
     mha_free(&bound);   /* the set owns the memory: nothing to free */
     Mat all[] = {x, o1, o2, a1, a2};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) mat_free(&all[k]);
@@ -442,10 +406,10 @@ START_TEST(matches_torch)
         mha_forward(out, attn, mat_wrap(t[0].f + (size_t)b * L * E, L, E),
                     mat_wrap(t[1].f + (size_t)b * S * E, S, E),
                     mat_wrap(t[2].f + (size_t)b * S * E, S, E), &m, &mask);
-        assert_close_f(out.data, t[3].f + (size_t)b * L * E, (int64_t)L * E, TORCH_TOL,
-                       "output");
-        assert_close_f(attn.data, t[4].f + (size_t)b * H * L * S, (int64_t)H * L * S, TORCH_TOL,
-                       "weights");
+        assert_floats_close(out.data, t[3].f + (size_t)b * L * E, (int64_t)L * E, TORCH_TOL, 0,
+                            "output", "expected");
+        assert_floats_close(attn.data, t[4].f + (size_t)b * H * L * S, (int64_t)H * L * S,
+                            TORCH_TOL, 0, "weights", "expected");
     }
     for (int p = 0; p < 5; p++) tensor_free(&t[p]);
     tensor_free(&kpm);
@@ -575,21 +539,6 @@ END_TEST
 
 /* ------------------------------------------------------------ the program, ch04 */
 
-static const char *bin_dir(void)
-{
-    const char *d = getenv("BIN_DIR");
-    return d ? d : "build/bin";
-}
-
-/* Runs a shell command line; returns its exit status, or 128 + signal. */
-static int run(const char *cmd)
-{
-    int st = system(cmd);
-    if (st == -1) return -1;
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return WEXITSTATUS(st);
-}
-
 /* The file options of case c: --params ... --value, plus its masks. */
 static void case_args(char *buf, size_t n, const TorchCase *c)
 {
@@ -616,7 +565,7 @@ START_TEST(program_matches_torch)
     case_args(args, sizeof args, c);
     snprintf(cmd, sizeof cmd, "%s/ch04 %s --output %s/o.npy --attn %s/a.npy >/dev/null",
              bin_dir(), args, dir, dir);
-    ck_assert_msg(run(cmd) == 0, "failed: %s", cmd);
+    ck_assert_msg(run_shell(cmd) == 0, "failed: %s", cmd);
     const char *mine[2] = {"o.npy", "a.npy"}, *theirs[2] = {"out.npy", "attn.npy"};
     for (int p = 0; p < 2; p++) {
         char path[256];
@@ -625,9 +574,9 @@ START_TEST(program_matches_torch)
         remove(path);
         fixture_path(path, sizeof path, c->name, theirs[p]);
         Tensor want = load_tensor(path);
-        assert_same_shape(&got, &want, theirs[p]);
+        assert_same_shape(&got, &want, theirs[p], "expected");
         ck_assert_int_eq(got.dtype, DT_F32);
-        assert_close_f(got.f, want.f, want.size, TORCH_TOL, theirs[p]);
+        assert_floats_close(got.f, want.f, want.size, TORCH_TOL, 0, theirs[p], "expected");
         tensor_free(&got);
         tensor_free(&want);
     }
@@ -639,13 +588,8 @@ START_TEST(program_demo_runs)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "%s/ch04 --plot none > /tmp/ch04-demo-stdout.txt", bin_dir());
-    ck_assert_int_eq(run(cmd), 0);
-    FILE *fp = fopen("/tmp/ch04-demo-stdout.txt", "r");
-    ck_assert_ptr_nonnull(fp);
-    static char text[1 << 16];
-    size_t n = fread(text, 1, sizeof text - 1, fp);
-    text[n] = '\0';
-    fclose(fp);
+    ck_assert_int_eq(run_shell(cmd), 0);
+    const char *text = read_text("/tmp/ch04-demo-stdout.txt");
     remove("/tmp/ch04-demo-stdout.txt");
     /* E = 8: 4 x 64 + 4 x 8 = 288. */
     ck_assert_msg(strstr(text, "4 x 64 + 4 x 8 = 288") != NULL, "no parameter count in the demo");
@@ -655,19 +599,7 @@ END_TEST
 /* Runs ch04 with `args`, expects exit `code` and `needle` in its stderr. */
 static void expect_failure(const char *args, int code, const char *needle)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s/ch04 %s >/dev/null 2>/tmp/ch04-test-stderr.txt", bin_dir(), args);
-    ck_assert_msg(run(cmd) == code, "expected exit %d from: %s", code, cmd);
-    FILE *fp = fopen("/tmp/ch04-test-stderr.txt", "r");
-    ck_assert_ptr_nonnull(fp);
-    char msg[1024] = "";
-    size_t n = fread(msg, 1, sizeof msg - 1, fp);
-    msg[n] = '\0';
-    fclose(fp);
-    remove("/tmp/ch04-test-stderr.txt");
-    ck_assert_msg(strncmp(msg, "ch04: ", 6) == 0, "message should start with ch04: %s", msg);
-    ck_assert_msg(strchr(msg, '\n') == msg + strlen(msg) - 1, "one line expected: %s", msg);
-    ck_assert_msg(strstr(msg, needle) != NULL, "expected '%s' in: %s", needle, msg);
+    expect_program_failure("ch04", args, code, needle, ONE_LINE);
 }
 
 #define FX "tests/fixtures/ch04_"
@@ -680,7 +612,7 @@ START_TEST(program_contract_errors)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "%s/ch04 --help >/dev/null", bin_dir());
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
     /* usage errors, exit 2 */
     expect_failure("--no-such-option", 2, "--no-such-option");
     expect_failure("--heads", 2, "--heads");

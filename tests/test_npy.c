@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "suites.h"
+#include "testutil.h"
 #include "npy.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -26,24 +27,13 @@ static char tmp_dir[64];
 
 static void make_tmp_dir(void)
 {
-    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/test_npy-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
+    make_temp_dir(tmp_dir, sizeof tmp_dir, "test_npy");
 }
 
-/* Everything a test leaves behind (files, or an empty directory) goes. */
+/* Everything a test leaves behind goes. */
 static void remove_tmp_dir(void)
 {
-    DIR *d = opendir(tmp_dir);
-    if (!d) return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(path, sizeof path, "%s/%s", tmp_dir, e->d_name);
-        remove(path);
-    }
-    closedir(d);
-    rmdir(tmp_dir);
+    remove_tree(tmp_dir);
 }
 
 static const char *tmp_file(char *buf, size_t cap, const char *name)
@@ -66,24 +56,9 @@ static int files_in_tmp_dir(void)
 
 static unsigned char *read_bytes(const char *path, size_t *len)
 {
-    FILE *fp = fopen(path, "rb");
-    ck_assert_msg(fp != NULL, "cannot open %s", path);
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-    *len = (size_t)n;
+    unsigned char *b = (unsigned char *)read_file(path, len);
+    ck_assert_msg(b != NULL, "cannot open %s", path);
     return b;
-}
-
-static void write_bytes(const char *path, const void *b, size_t len)
-{
-    FILE *fp = fopen(path, "wb");
-    ck_assert_msg(fp != NULL, "cannot create %s", path);
-    ck_assert_uint_eq(fwrite(b, 1, len, fp), len);
-    fclose(fp);
 }
 
 /* rc must be -1, the message must start with "<name>: " and contain part. */

@@ -19,25 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "suites.h"
-
-static char *read_all(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, fp);
-    s[got] = '\0';
-    fclose(fp);
-    return s;
-}
+#include "testutil.h"
 
 /* The lines between the two "//! [region]" markers of file, or NULL. */
 static char *region_of(const char *file, const char *region)
 {
-    char *text = read_all(file);
+    char *text = read_file(file, NULL);
     if (!text) return NULL;
     char marker[128];
     snprintf(marker, sizeof marker, "//! [%s]\n", region);
@@ -60,7 +47,7 @@ START_TEST(page_snippets_match_the_code)
     ck_assert_int_eq(glob("chapters/*/README.md", 0, NULL, &g), 0);
     int checked = 0;
     for (size_t p = 0; p < g.gl_pathc; p++) {
-        char *page = read_all(g.gl_pathv[p]);
+        char *page = read_file(g.gl_pathv[p], NULL);
         ck_assert_ptr_nonnull(page);
         for (char *at = strstr(page, "<!-- snippet: "); at; at = strstr(at + 1, "<!-- snippet: ")) {
             char file[256], region[64];

@@ -10,7 +10,6 @@
  * a real gnuplot print a note and pass when it is not installed.
  * Introduced with chapter 1.
  */
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "suites.h"
+#include "testutil.h"
 #include "mat.h"
 #include "plot.h"
 
@@ -34,26 +34,6 @@ static void scratch_begin(Scratch *s)
     strcpy(s->dir, "/tmp/test_plot_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(s->dir));
     s->saved_path = NULL;
-}
-
-static void remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            while ((e = readdir(d)) != NULL) {
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-                char *child = path_join(path, e->d_name);
-                remove_tree(child);
-                free(child);
-            }
-            closedir(d);
-        }
-    }
-    remove(path);
 }
 
 static void scratch_end(Scratch *s)
@@ -81,8 +61,7 @@ static char *in_dir(const char *dir, const char *name)
 static int exists(const char *dir, const char *name)
 {
     char *p = in_dir(dir, name);
-    struct stat st;
-    int ok = stat(p, &st) == 0;
+    int ok = file_exists(p);
     free(p);
     return ok;
 }
@@ -91,18 +70,8 @@ static int exists(const char *dir, const char *name)
 static char *slurp(const char *dir, const char *name)
 {
     char *p = in_dir(dir, name);
-    FILE *fp = fopen(p, "rb");
+    char *text = read_file(p, NULL);
     free(p);
-    if (!fp) return NULL;
-    size_t cap = 4096, n = 0;
-    char *text = xmalloc(cap, 1, "a file");
-    size_t got;
-    while ((got = fread(text + n, 1, cap - n - 1, fp)) > 0) {
-        n += got;
-        if (cap - n - 1 == 0) text = xrealloc(text, cap *= 2, 1, "a file");
-    }
-    text[n] = '\0';
-    fclose(fp);
     return text;
 }
 

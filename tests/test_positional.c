@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "suites.h"
+#include "testutil.h"
 #include "npy.h"
 #include "ops.h"
 #include "positional.h"
@@ -20,16 +20,6 @@
 #include "scaled_attention.h"
 
 /* ------------------------------------------------------------ helpers */
-
-static Mat load(const char *name)
-{
-    char path[256];
-    snprintf(path, sizeof path, "tests/fixtures/%s", name);
-    Mat m;
-    Error err;
-    ck_assert_msg(npy_load_mat(path, "fixture", &m, &err) == 0, "%s", err.msg);
-    return m;
-}
 
 static Mat table(int n, int d)
 {
@@ -49,18 +39,6 @@ static double max_abs_diff(Mat a, Mat b)
             if (e > worst) worst = e;
         }
     return worst;
-}
-
-/* Every entry within tol (absolute) of PyTorch's. */
-static void assert_close(Mat got, Mat want, double tol, const char *what)
-{
-    ck_assert_int_eq(got.rows, want.rows);
-    ck_assert_int_eq(got.cols, want.cols);
-    for (int i = 0; i < got.rows; i++)
-        for (int j = 0; j < got.cols; j++) {
-            double g = MAT_AT(got, i, j), w = MAT_AT(want, i, j);
-            ck_assert_msg(fabs(g - w) <= tol, "%s[%d,%d] = %.9g, PyTorch %.9g", what, i, j, g, w);
-        }
 }
 
 /* ----------------------------------------------------- the table itself */
@@ -99,14 +77,14 @@ static Mat load_case(int c)
 {
     char name[64];
     snprintf(name, sizeof name, "ch05_pe_%dx%d.npy", CASES[c][0], CASES[c][1]);
-    return load(name);
+    return load_fixture(name);
 }
 
 START_TEST(matches_pytorch)
 {
     Mat want = load_case(_i);
     Mat pe = table(CASES[_i][0], CASES[_i][1]);
-    assert_close(pe, want, 1e-5, "positional_encoding");
+    assert_mat_close(pe, want, 1e-5, 0, "positional_encoding", "PyTorch");
     mat_free(&pe);
     mat_free(&want);
 }
@@ -116,11 +94,11 @@ END_TEST
 START_TEST(far_positions_match_pytorch)
 {
     static const int ROWS[] = {0, 1, 999, 65536, 99999};   /* as in make_ch05_ref.py */
-    Mat want = load("ch05_big_rows.npy");
+    Mat want = load_fixture("ch05_big_rows.npy");
     Mat pe = table(100000, 8);
     Mat got = mat_new(5, 8);
     for (int r = 0; r < 5; r++) mat_copy(mat_rows(got, r, 1), mat_rows(pe, ROWS[r], 1));
-    assert_close(got, want, 1e-5, "far rows of positional_encoding");
+    assert_mat_close(got, want, 1e-5, 0, "far rows of positional_encoding", "PyTorch");
     mat_free(&got);
     mat_free(&pe);
     mat_free(&want);
@@ -134,10 +112,10 @@ START_TEST(add_puts_the_table_on_top)
     mat_fill(wide, 0.5f);
     Mat x = mat_block(wide, 0, 2, 7, 5);   /* (7, 5) */
     positional_add(x);
-    Mat want = load("ch05_pe_7x5.npy");
+    Mat want = load_fixture("ch05_pe_7x5.npy");
     for (int i = 0; i < 7; i++)
         for (int j = 0; j < 5; j++) MAT_AT(want, i, j) += 0.5f;
-    assert_close(x, want, 1e-6, "0.5 + PE");
+    assert_mat_close(x, want, 1e-6, 0, "0.5 + PE", "PyTorch");
     ck_assert_float_eq(MAT_AT(wide, 3, 1), 0.5f);   /* outside the view: untouched */
     ck_assert_float_eq(MAT_AT(wide, 3, 7), 0.5f);
     mat_free(&want);
@@ -244,21 +222,6 @@ END_TEST
 
 /* ------------------------------------------------- the program, ch05 */
 
-static const char *bin_dir(void)
-{
-    const char *d = getenv("BIN_DIR");
-    return d ? d : "build/bin";
-}
-
-/* Runs a shell command line; returns its exit status, or 128 + signal. */
-static int run(const char *cmd)
-{
-    int st = system(cmd);
-    if (st == -1) return -1;
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return WEXITSTATUS(st);
-}
-
 START_TEST(program_matches_pytorch)
 {
     char dir[] = "/tmp/ch05-test-XXXXXX";
@@ -267,7 +230,7 @@ START_TEST(program_matches_pytorch)
     snprintf(path, sizeof path, "%s/pe.npy", dir);
     snprintf(cmd, sizeof cmd, "%s/ch05 --positions %d --dim %d --output %s >/dev/null",
              bin_dir(), CASES[_i][0], CASES[_i][1], path);
-    int status = run(cmd);
+    int status = run_shell(cmd);
     Mat got, want = load_case(_i);
     Error err;
     int rc = npy_load_mat(path, "output", &got, &err);
@@ -275,7 +238,7 @@ START_TEST(program_matches_pytorch)
     rmdir(dir);
     ck_assert_int_eq(status, 0);
     ck_assert_msg(rc == 0, "%s", err.msg);
-    assert_close(got, want, 1e-5, "ch05 --output");
+    assert_mat_close(got, want, 1e-5, 0, "ch05 --output", "PyTorch");
     mat_free(&got);
     mat_free(&want);
 }
@@ -285,33 +248,21 @@ START_TEST(program_demo_runs)
 {
     char cmd[256];
     snprintf(cmd, sizeof cmd, "%s/ch05 --plot none >/dev/null", bin_dir());
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
 }
 END_TEST
 
 /* Runs ch05 with `args`, expects exit `code` and `needle` in its stderr. */
 static void expect_failure(const char *args, int code, const char *needle)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s/ch05 %s >/dev/null 2>/tmp/ch05-test-stderr.txt", bin_dir(), args);
-    ck_assert_int_eq(run(cmd), code);
-    FILE *fp = fopen("/tmp/ch05-test-stderr.txt", "r");
-    ck_assert_ptr_nonnull(fp);
-    char msg[1024] = "";
-    size_t n = fread(msg, 1, sizeof msg - 1, fp);
-    msg[n] = '\0';
-    fclose(fp);
-    remove("/tmp/ch05-test-stderr.txt");
-    ck_assert_msg(strncmp(msg, "ch05: ", 6) == 0, "message should start with ch05: %s", msg);
-    ck_assert_msg(strchr(msg, '\n') == msg + strlen(msg) - 1, "one line expected: %s", msg);
-    ck_assert_msg(strstr(msg, needle) != NULL, "expected '%s' in: %s", needle, msg);
+    expect_program_failure("ch05", args, code, needle, ONE_LINE);
 }
 
 START_TEST(program_contract_errors)
 {
     char cmd[256];
     snprintf(cmd, sizeof cmd, "%s/ch05 --help >/dev/null", bin_dir());
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
     expect_failure("--no-such-option", 2, "--no-such-option");
     expect_failure("--positions 0 --dim 4", 2, "--positions");
     expect_failure("--positions 4 --dim -3", 2, "--dim");

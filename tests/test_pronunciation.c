@@ -25,9 +25,7 @@
  * counted here by hand, from reference files written around the answers
  * so that each distance is known without computing one.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "suites.h"
+#include "testutil.h"
 #include "g2p_train.h"
 #include "lexicon.h"
 #include "npy.h"
@@ -47,21 +46,6 @@
 #include "transformer.h"
 
 enum { TIMEOUT = 60 };
-
-/* Under AddressSanitizer (make sanitize builds the programs with it too) a
- * step is ten times slower, and reading the whole dictionary with a
- * development loss over its 3,511 pairs takes half a minute: the smoke test
- * then trains on the small dictionary. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
 
 /* As FIXTURE() gives them, without its parentheses: these join other strings. */
 #define DICT "tests/fixtures/g2p_dict.txt"
@@ -72,59 +56,14 @@ enum { TIMEOUT = 60 };
 
 static char dir[64];   /* this suite's temporary directory */
 
-static const char *bin_dir(void)
-{
-    const char *d = getenv("BIN_DIR");
-    return d ? d : "build/bin";
-}
-
-/* A path made like printf, in one of 16 buffers used in turn (enough for
- * the words of one command line). */
-static const char *at(const char *fmt, ...)
-{
-    static char buf[16][512];
-    static int k;
-    k = (k + 1) % 16;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf[k], sizeof buf[k], fmt, ap);
-    va_end(ap);
-    return buf[k];
-}
-
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d) {
-        remove(path);
-        return;
-    }
-    struct dirent *e;
-    char child[1024];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-        remove_tree(child);
-    }
-    closedir(d);
-    rmdir(path);
-}
-
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/pronunciation-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    make_temp_dir(dir, sizeof dir, "pronunciation");
 }
 
 static void teardown(void)
 {
     remove_tree(dir);
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 static double now_ms(void)
@@ -134,43 +73,10 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 /* A fresh, empty directory in the suite's directory; to free. */
 static char *new_dir(const char *name)
 {
-    char *d = strdup(at("%s/%s", dir, name));
-    remove_tree(d);
-    ck_assert_int_eq(mkdir(d, 0777), 0);
-    return d;
-}
-
-/* The whole text of a file, or NULL if it cannot be read; to free. */
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(s);
-    ck_assert_uint_eq(fread(s, 1, (size_t)n, fp), (size_t)n);
-    s[n] = '\0';
-    fclose(fp);
-    return s;
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "wb");
-    ck_assert_msg(fp != NULL, "%s: %s", path, strerror(errno));
-    fputs(text, fp);
-    ck_assert_int_eq(fclose(fp), 0);
+    return fresh_dir(dir, name);
 }
 
 /* ------------------------------------------------------------ running ch11 */
@@ -182,42 +88,18 @@ static pid_t start(char *const *words, const char *in, const char *out, const ch
 {
     char path[512];
     snprintf(path, sizeof path, "%s/ch11", bin_dir());
-    ck_assert_msg(access(path, X_OK) == 0, "%s: not built (make %s)", path, path);
     char *argv[80];
     int n = 0;
     argv[n++] = path;
     for (int k = 0; words[k] && n < 79; k++) argv[n++] = words[k];
     argv[n] = NULL;
-    fflush(stdout);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int i = open(in ? in : "/dev/null", O_RDONLY);
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (i < 0 || o < 0 || e < 0 || dup2(i, 0) < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0)
-            _exit(127);
-        setenv("OMP_NUM_THREADS", "1", 1);
-        execv(path, argv);
-        _exit(127);
-    }
-    return pid;
+    return start_program(argv, in ? in : "/dev/null", out, err, 0);
 }
 
 /* Waits for pid (killing it after TIMEOUT s); returns its wait status. */
 static int finish(pid_t pid)
 {
-    int status;
-    for (int waited = 0; waited < TIMEOUT * 100; waited++) {
-        pid_t done = waitpid(pid, &status, WNOHANG);
-        ck_assert_int_ge(done, 0);
-        if (done == pid) return status;
-        sleep_ms(10);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    ck_abort_msg("ch11 still running after %d s (killed)", TIMEOUT);
-    return -1;
+    return finish_program(pid, TIMEOUT, "ch11");
 }
 
 /* What a finished run printed, and how it ended. */
@@ -241,7 +123,8 @@ static Result ch11(const char *in, ...)
     snprintf(out, sizeof out, "%s/stdout.txt", dir);
     snprintf(err, sizeof err, "%s/stderr.txt", dir);
     int status = finish(start(words, in, out, err));
-    Result r = {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+    Result r = {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out, NULL),
+                read_file(err, NULL)};
     ck_assert_ptr_nonnull(r.out);
     ck_assert_ptr_nonnull(r.err);
     return r;
@@ -351,22 +234,6 @@ static long checkpoint_step(const char *path)
     return step;
 }
 
-/* A file of d whose name holds ".tmp-" (a temporary left behind), or 0. */
-static int has_temporary(const char *d, char *found, size_t cap)
-{
-    DIR *dd = opendir(d);
-    ck_assert_ptr_nonnull(dd);
-    struct dirent *e;
-    int hit = 0;
-    while (!hit && (e = readdir(dd)) != NULL)
-        if (strstr(e->d_name, ".tmp-")) {
-            snprintf(found, cap, "%s/%s", d, e->d_name);
-            hit = 1;
-        }
-    closedir(dd);
-    return hit;
-}
-
 /* ------------------------------------------------------------ a model */
 
 /* The model the tests of predict, eval and show use: 10 steps of the
@@ -376,7 +243,7 @@ static int has_temporary(const char *d, char *found, size_t cap)
 static const char *model(void)
 {
     const char *path = at("%s/m10.npz", dir);
-    if (exists(path)) return path;
+    if (file_exists(path)) return path;
     char *d = new_dir("m10");
     const char *ckpt = at("%s/c.npz", d);
     Result r = ch11(NULL, "train", "--steps", "10", "--eval-every", "10", "--dev-words", "8",
@@ -431,13 +298,6 @@ static const char *answer_of(const char *out, const char *word, char *buf, size_
     return NULL;
 }
 
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++) n += *s == '\n';
-    return n;
-}
-
 /* ------------------------------------------------------------ train */
 
 /* The dev line of step k in a run's output, parsed: its WER, and whether
@@ -463,7 +323,11 @@ static int dev_line(const char *out, long k, double *wer, int *best)
  * the best model exactly when a development WER was the best so far. */
 START_TEST(train_smoke)
 {
-    const char *dict = exists(REAL_DICT) && !UNDER_ASAN ? REAL_DICT : DICT;
+    /* Under AddressSanitizer (make sanitize builds the programs with it too) a
+     * step is ten times slower, and reading the whole dictionary with a
+     * development loss over its 3,511 pairs takes half a minute: the smoke
+     * test then trains on the small dictionary. */
+    const char *dict = file_exists(REAL_DICT) && !UNDER_ASAN ? REAL_DICT : DICT;
     char *d = new_dir("smoke");
     Result r = ch11(NULL, "train", "--recipe", "classroom", "--steps", "20", "--eval-every", "10",
                     "--dev-words", "40", "--dict", dict, "--out", d, "--plot", "none", NULL);
@@ -543,7 +407,7 @@ START_TEST(train_smoke)
         ck_assert_int_eq(m.cfg.E, 128);
         transformer_free(&m);
     } else {
-        ck_assert_msg(!exists(best_path), "%s written, but no development WER was the best",
+        ck_assert_msg(!file_exists(best_path), "%s written, but no development WER was the best",
                       best_path);
     }
     char tmp[600];
@@ -554,14 +418,15 @@ START_TEST(train_smoke)
 END_TEST
 
 /* The full recipe's rate: the warm-up schedule, d_model^-0.5 *
- * min(k^-0.5, k * 3000^-1.5), until 13,000 steps remain; then times
- * (25000 - k + 1) / 13000. Expected values by hand (Python, in doubles). */
+ * min(k^-0.5, k * 3000^-1.5), up to step 12,000; then times
+ * (25000 - k + 1) / 13000. Expected values by hand (Python, in doubles).
+ * A run shorter than 12,000 steps keeps the warm-up schedule. */
 START_TEST(full_recipe_cools_down)
 {
     Recipe rc;
     ck_assert_int_eq(recipe_find(&rc, "full"), 0);
     ck_assert_int_eq(rc.steps, 25000);
-    ck_assert_int_eq(rc.cooldown, 13000);
+    ck_assert_int_eq(rc.cool_from, 12000);
     const long k[] = {1000, 12000, 12001, 18500, 25000};
     const double want[] = {3.803628871563653e-4, 5.70544330734548e-4, 5.705205595397901e-4,
                            2.2978991626114635e-4, 3.0406515963157495e-8};
@@ -570,21 +435,25 @@ START_TEST(full_recipe_cools_down)
         ck_assert_msg(fabs(got - want[i]) <= 1e-6 * want[i], "step %ld: rate %.9g, want %.9g",
                       k[i], got, want[i]);
     }
+    rc.steps = 300;   /* --steps 300: the warm-up schedule alone */
+    ck_assert_msg(fabs(g2p_rate(&rc, 300) - 1.141088661469096e-4) <= 1e-10, "%.9g",
+                  (double)g2p_rate(&rc, 300));
+    rc.steps = 25000;
     Recipe cls;   /* the classroom recipe never cools down */
     ck_assert_int_eq(recipe_find(&cls, "classroom"), 0);
-    ck_assert_int_eq(cls.cooldown, 0);
+    ck_assert_int_eq(cls.cool_from, 0);
 
     /* the cool-down travels with the checkpoint */
     snprintf(rc.name, sizeof rc.name, "custom");
     rc.model = (TransformerConfig){16, 32, 2, 1, 1, G2P_LETTERS, G2P_PHONES, 1, 1, 1};
-    rc.cooldown = 7;
+    rc.cool_from = 7;
     G2pRun r, back;
     g2p_run_new(&r, &rc);
     Error err;
     const char *path = at("%s/cool.npz", dir);
     ck_assert_msg(g2p_checkpoint_save(path, &r, &err) == 0, "%s", err.msg);
     ck_assert_msg(g2p_checkpoint_load(path, &back, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(back.rc.cooldown, 7);
+    ck_assert_int_eq(back.rc.cool_from, 7);
     ck_assert_int_eq(back.rc.steps, 25000);
     ck_assert_msg(g2p_rate(&back.rc, 24999) == g2p_rate(&rc, 24999), "the rate after loading");
     remove(path);
@@ -628,7 +497,7 @@ START_TEST(best_model_is_the_best_step)
     ck_assert_msg(memcmp(m.params.data, r.m.params.data, m.params.size * sizeof(float)) == 0,
                   "the best model is not the model of step 2");
     transformer_free(&m);
-    char *before = slurp(best);
+    char *before = read_file(best, NULL);
     struct stat st;
     ck_assert_int_eq(stat(best, &st), 0);
 
@@ -636,7 +505,7 @@ START_TEST(best_model_is_the_best_step)
     ck_assert_int_eq(g2p_train(&r, &train, &dev, &f, &err), 0);
     ck_assert_int_eq(r.step, 6);
     ck_assert_int_eq(r.best_step, 2);
-    char *after = slurp(best);
+    char *after = read_file(best, NULL);
     ck_assert(after && memcmp(before, after, (size_t)st.st_size) == 0);
     ck_assert_int_eq(checkpoint_step(ckpt), 6);
     free(before);
@@ -681,17 +550,6 @@ END_TEST
 
 /* ------------------------------------------------------------ stopping */
 
-/* Waits until the file exists, that is until training has begun. */
-static void wait_for(const char *path, pid_t pid)
-{
-    for (int k = 0; k < TIMEOUT * 100 && !exists(path); k++) {
-        int status;
-        ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0, "ch11 ended before %s", path);
-        sleep_ms(10);
-    }
-    ck_assert_msg(exists(path), "no %s after %d s", path, TIMEOUT);
-}
-
 /* A run of g2p_tiny.txt measured every 3 steps, stopped by sig once its
  * first checkpoint is on disk: checks the exit status, the message and
  * the checkpoint; returns the step it stopped at. Its output stays in
@@ -703,10 +561,10 @@ static long stopped_run(const char *d, int sig)
     char *words[] = {"train", "--steps", "1000000", "--eval-every", "3", "--dev-words", "8",
                      "--dict", TINY, "--checkpoint", (char *)ckpt, "--plot", "none", NULL};
     pid_t pid = start(words, NULL, out, err);
-    wait_for(ckpt, pid);
+    wait_for_file(ckpt, pid, TIMEOUT, "ch11");
     kill(pid, sig);
     int status = finish(pid);
-    char *text = slurp(out), *errors = slurp(err);
+    char *text = read_file(out, NULL), *errors = read_file(err, NULL);
     /* main.c: 130 after a stop by signal (128 + SIGINT, as a shell reports
      * Ctrl-C); SIGTERM may say 143 (128 + SIGTERM, as chapter 10 does) */
     ck_assert_msg(WIFEXITED(status), "killed by signal %d; stderr: %s", WTERMSIG(status), errors);
@@ -797,7 +655,7 @@ START_TEST(stop_signal_resume_command_is_complete)
 {
     char *d = new_dir("command");
     stopped_run(d, SIGINT);
-    char *out = slurp(at("%s/stdout.txt", d));
+    char *out = read_file(at("%s/stdout.txt", d), NULL);
     const char *line = strstr(out, "To continue: ");
     ck_assert_ptr_nonnull(line);
     size_t len = strcspn(line, "\n");
@@ -840,7 +698,7 @@ START_TEST(kill_9_at_random_moments)
         fresh[10] = path;
         resume[7] = path;
         for (int k = 0; k <= KILLS; k++) {
-            pid_t pid = start(exists(path) ? resume : fresh, NULL, at("%s/out.txt", d),
+            pid_t pid = start(file_exists(path) ? resume : fresh, NULL, at("%s/out.txt", d),
                               at("%s/err.txt", d));
             if (k == KILLS) {   /* the last one runs to the end */
                 status = finish(pid);
@@ -851,7 +709,7 @@ START_TEST(kill_9_at_random_moments)
             sleep_ms((long)(rng_uniform(&r) * whole));
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
-            if (exists(path)) {
+            if (file_exists(path)) {
                 long step = checkpoint_step(path);
                 ck_assert_msg(step > 0 && step <= STEPS && step % 2 == 0,
                               "trial %d: a checkpoint of step %ld", trial, step);
@@ -903,8 +761,8 @@ START_TEST(stale_temporaries_are_removed)
     r = ch11(NULL, "train", "--resume", "--steps", "4", "--dev-words", "4", "--dict", TINY,
              "--checkpoint", ckpt, "--plot", "none", NULL);
     expect_code(&r, 0, "train --resume --steps 4");
-    for (int k = 0; k < 2; k++) ck_assert_msg(!exists(stale[k]), "%s left behind", stale[k]);
-    ck_assert_msg(exists(live), "%s, of a process still running, removed", live);
+    for (int k = 0; k < 2; k++) ck_assert_msg(!file_exists(stale[k]), "%s left behind", stale[k]);
+    ck_assert_msg(file_exists(live), "%s, of a process still running, removed", live);
     ck_assert_int_eq(checkpoint_step(ckpt), 4);
     result_free(&r);
     remove_tree(d);
@@ -1029,7 +887,7 @@ END_TEST
  * AA more often than AO); greedy and beam alike. */
 START_TEST(predict_shipped_model)
 {
-    if (!exists(SHIPPED)) {
+    if (!file_exists(SHIPPED)) {
         printf("note: %s is missing; predict_shipped_model checks nothing\n", SHIPPED);
         return;
     }
@@ -1171,7 +1029,7 @@ START_TEST(eval_counts_like_the_references)
     char *d = new_dir("eval");
     int status = finish(start(words, NULL, at("%s/answers.txt", d), at("%s/err.txt", d)));
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "predict failed");
-    char *answers = slurp(at("%s/answers.txt", d));
+    char *answers = read_file(at("%s/answers.txt", d), NULL);
     const char *ref = at("%s/ref.txt", d);
     FILE *fp = fopen(ref, "w");
     ck_assert_ptr_nonnull(fp);
@@ -1221,7 +1079,7 @@ START_TEST(eval_counts_like_the_references)
     ck_assert_msg(table_row(r.out, "this model, greedy", &wer, &per, &got), "%s", r.out);
     double want_wer = 100.0 * (double)wrong / N, want_per = 100.0 * (double)edits / ref_phones;
     ck_assert_msg(got == wrong, "%ld wrong, expected %ld; references:\n%s\nanswers:\n%s", got,
-                  wrong, slurp(ref), answers);
+                  wrong, read_file(ref, NULL), answers);
     ck_assert_msg(wer > want_wer - 0.051 && wer < want_wer + 0.051, "WER %.1f, expected %.3f", wer,
                   want_wer);
     ck_assert_msg(per > want_per - 0.0051 && per < want_per + 0.0051, "PER %.2f, expected %.4f "
@@ -1237,7 +1095,7 @@ END_TEST
 
 static int starts_with_bytes(const char *path, const char *magic, size_t n)
 {
-    char *text = slurp(path);
+    char *text = read_file(path, NULL);
     int ok = text && memcmp(text, magic, n) == 0;
     free(text);
     return ok;
@@ -1263,8 +1121,8 @@ START_TEST(show_writes_figures)
                          ".dat and .gp files\n");
     static const char *const FIGURES[] = {"CAT_cross", "CAT_encoder", "CAT_decoder"};
     for (int k = 0; k < 3; k++) {
-        ck_assert_msg(exists(at("%s/%s.dat", d, FIGURES[k])), "no %s.dat", FIGURES[k]);
-        ck_assert_msg(exists(at("%s/%s.gp", d, FIGURES[k])), "no %s.gp", FIGURES[k]);
+        ck_assert_msg(file_exists(at("%s/%s.dat", d, FIGURES[k])), "no %s.dat", FIGURES[k]);
+        ck_assert_msg(file_exists(at("%s/%s.gp", d, FIGURES[k])), "no %s.gp", FIGURES[k]);
         if (gnuplot)
             ck_assert_msg(starts_with_bytes(at("%s/%s.png", d, FIGURES[k]), "\x89PNG\r\n\x1a\n", 8),
                           "%s.png is not a PNG", FIGURES[k]);
@@ -1309,7 +1167,7 @@ END_TEST
 /* Whether the Makefile has a rule for target. */
 static int make_has_target(const char *target)
 {
-    char *mk = slurp("Makefile");
+    char *mk = read_file("Makefile", NULL);
     ck_assert_ptr_nonnull(mk);
     int found = 0;
     size_t n = strlen(target);
@@ -1344,7 +1202,7 @@ START_TEST(demo_without_model)
                   strstr(r.err, missing) && strstr(r.err, "ch11 train"), "%s", r.err);
     expect_make_target(r.err);
     result_free(&r);
-    if (exists(SHIPPED)) {
+    if (file_exists(SHIPPED)) {
         printf("note: %s exists; demo_without_model did not run the demo without arguments\n",
                SHIPPED);
         return;
@@ -1361,7 +1219,7 @@ END_TEST
 /* With the shipped model, the demo runs (figures off: nothing written). */
 START_TEST(demo_with_shipped_model)
 {
-    if (!exists(SHIPPED)) {
+    if (!file_exists(SHIPPED)) {
         printf("note: %s is missing; demo_with_shipped_model checks nothing\n", SHIPPED);
         return;
     }

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "suites.h"
+#include "testutil.h"
 #include "mat.h"
 #include "report.h"
 
@@ -40,14 +41,6 @@ static char *file_contents(FILE *fp)
     size_t got = fread(text, 1, (size_t)n, fp);
     text[got] = '\0';
     return text;
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        if (*s == '\n') n++;
-    return n;
 }
 
 START_TEST(test_print_labelled)

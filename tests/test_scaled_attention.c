@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "suites.h"
+#include "testutil.h"
 #include "attention.h"
 #include "npy.h"
 #include "ops.h"
@@ -128,28 +128,6 @@ START_TEST(variance_grows_with_width)
 }
 END_TEST
 
-static Mat load(const char *name)
-{
-    char path[256];
-    snprintf(path, sizeof path, "tests/fixtures/%s", name);
-    Mat m;
-    Error err;
-    ck_assert_msg(npy_load_mat(path, "fixture", &m, &err) == 0, "%s", err.msg);
-    return m;
-}
-
-/* Agreement within an absolute tolerance. */
-static void assert_close(Mat got, Mat want, double tol, const char *what)
-{
-    ck_assert_int_eq(got.rows, want.rows);
-    ck_assert_int_eq(got.cols, want.cols);
-    for (int i = 0; i < got.rows; i++)
-        for (int j = 0; j < got.cols; j++) {
-            double g = MAT_AT(got, i, j), w = MAT_AT(want, i, j);
-            ck_assert_msg(fabs(g - w) <= tol, "%s[%d,%d] = %.9g, PyTorch %.9g", what, i, j, g, w);
-        }
-}
-
 static const char *const CASES[] = {"1x1", "odd", "tall", "wide"};
 enum { NCASES = sizeof CASES / sizeof CASES[0] };
 
@@ -161,12 +139,12 @@ START_TEST(matches_torch)
     Mat m[5];
     for (int p = 0; p < 5; p++) {
         snprintf(name, sizeof name, "ch02_%s_%s.npy", c, parts[p]);
-        m[p] = load(name);
+        m[p] = load_fixture(name);
     }
     Mat out = mat_new(m[0].rows, m[2].cols), w = mat_new(m[0].rows, m[1].rows);
     scaled_attention_forward(out, w, m[0], m[1], m[2]);
-    assert_close(out, m[3], 1e-5, "output");
-    assert_close(w, m[4], 1e-5, "weights");
+    assert_mat_close(out, m[3], 1e-5, 0, "output", "PyTorch");
+    assert_mat_close(w, m[4], 1e-5, 0, "weights", "PyTorch");
     for (int p = 0; p < 5; p++) mat_free(&m[p]);
     mat_free(&out);
     mat_free(&w);
@@ -174,32 +152,6 @@ START_TEST(matches_torch)
 END_TEST
 
 /* ------------------------------------------------- the program, ch02 */
-
-static const char *bin_dir(void)
-{
-    const char *d = getenv("BIN_DIR");
-    return d ? d : "build/bin";
-}
-
-/* Runs a shell command line; returns its exit status, or 128 + signal. */
-static int run(const char *cmd)
-{
-    int st = system(cmd);
-    if (st == -1) return -1;
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return WEXITSTATUS(st);
-}
-
-static Mat load_written(const char *dir, const char *file)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    Mat m;
-    Error err;
-    ck_assert_msg(npy_load_mat(path, file, &m, &err) == 0, "%s", err.msg);
-    remove(path);
-    return m;
-}
 
 START_TEST(program_matches_torch)
 {
@@ -211,16 +163,16 @@ START_TEST(program_matches_torch)
              "%s/ch02 --query tests/fixtures/ch02_%s_q.npy --key tests/fixtures/ch02_%s_k.npy "
              "--value tests/fixtures/ch02_%s_v.npy --output %s/o.npy --attn %s/a.npy >/dev/null",
              bin_dir(), c, c, c, dir, dir);
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
     Mat o = load_written(dir, "o.npy"), a = load_written(dir, "a.npy");
     rmdir(dir);
     char name[64];
     snprintf(name, sizeof name, "ch02_%s_out.npy", c);
-    Mat want_o = load(name);
+    Mat want_o = load_fixture(name);
     snprintf(name, sizeof name, "ch02_%s_attn.npy", c);
-    Mat want_a = load(name);
-    assert_close(o, want_o, 1e-5, "ch02 --output");
-    assert_close(a, want_a, 1e-5, "ch02 --attn");
+    Mat want_a = load_fixture(name);
+    assert_mat_close(o, want_o, 1e-5, 0, "ch02 --output", "PyTorch");
+    assert_mat_close(a, want_a, 1e-5, 0, "ch02 --attn", "PyTorch");
     mat_free(&o);
     mat_free(&a);
     mat_free(&want_o);
@@ -228,28 +180,10 @@ START_TEST(program_matches_torch)
 }
 END_TEST
 
-/* The whole of a small file, NUL-terminated, in a new buffer (NULL if missing). */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *s = malloc(cap);
-    size_t got;
-    while ((got = fread(s + n, 1, cap - n - 1, fp)) > 0) {
-        n += got;
-        if (n + 1 == cap) s = realloc(s, cap *= 2);
-    }
-    fclose(fp);
-    s[n] = '\0';
-    *len = n;
-    return s;
-}
-
 static void assert_same_file(const char *a, const char *b)
 {
     size_t na, nb;
-    char *sa = slurp(a, &na), *sb = slurp(b, &nb);
+    char *sa = read_file(a, &na), *sb = read_file(b, &nb);
     ck_assert_msg(sa != NULL, "%s was not written", a);
     ck_assert_msg(sb != NULL, "%s was not written", b);
     ck_assert_msg(na == nb && memcmp(sa, sb, na) == 0, "%s and %s differ", a, b);
@@ -271,7 +205,7 @@ START_TEST(demo_is_reproducible)
                  "%s/ch02 --seed %s --plot svg --out %s/fig >%s/%s.txt 2>/dev/null && "
                  "mv %s/fig %s/%s", bin_dir(), runs[r][0], dir, dir, runs[r][1], dir, dir,
                  runs[r][1]);
-        ck_assert_int_eq(run(cmd), 0);
+        ck_assert_int_eq(run_shell(cmd), 0);
     }
     snprintf(a, sizeof a, "%s/a.txt", dir);
     snprintf(b, sizeof b, "%s/b.txt", dir);
@@ -285,7 +219,7 @@ START_TEST(demo_is_reproducible)
     size_t na, nc;
     snprintf(a, sizeof a, "%s/a.txt", dir);
     snprintf(b, sizeof b, "%s/c.txt", dir);
-    char *sa = slurp(a, &na), *sc = slurp(b, &nc);
+    char *sa = read_file(a, &na), *sc = read_file(b, &nc);
     ck_assert_ptr_nonnull(sa);
     ck_assert_ptr_nonnull(sc);
     ck_assert_msg(strstr(sa, "D = 1024") != NULL, "the table should reach D = 1024:\n%s", sa);
@@ -293,26 +227,14 @@ START_TEST(demo_is_reproducible)
     free(sa);
     free(sc);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
 }
 END_TEST
 
 /* Runs ch02 with `args`, expects exit `code` and `needle` in its stderr. */
 static void expect_failure(const char *args, int code, const char *needle)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s/ch02 %s >/dev/null 2>/tmp/ch02-test-stderr.txt", bin_dir(), args);
-    ck_assert_int_eq(run(cmd), code);
-    FILE *fp = fopen("/tmp/ch02-test-stderr.txt", "r");
-    ck_assert_ptr_nonnull(fp);
-    char msg[1024] = "";
-    size_t n = fread(msg, 1, sizeof msg - 1, fp);
-    msg[n] = '\0';
-    fclose(fp);
-    remove("/tmp/ch02-test-stderr.txt");
-    ck_assert_msg(strncmp(msg, "ch02: ", 6) == 0, "message should start with ch02: %s", msg);
-    ck_assert_msg(strstr(msg, needle) != NULL, "expected '%s' in: %s", needle, msg);
-    ck_assert_msg(strchr(msg, '\n') == msg + n - 1, "expected one line: %s", msg);
+    expect_program_failure("ch02", args, code, needle, ONE_LINE);
 }
 
 #define FX "tests/fixtures/"
@@ -324,7 +246,7 @@ START_TEST(program_contract_errors)
 {
     char cmd[256];
     snprintf(cmd, sizeof cmd, "%s/ch02 --help >/dev/null", bin_dir());
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
     /* usage errors: exit 2, naming the option */
     expect_failure("--no-such-option", 2, "--no-such-option");
     expect_failure("--query", 2, "--query");

@@ -23,7 +23,6 @@
  *   directory is renamed away while the run trains, as when a USB stick or a
  *   network share disappears; without root, a chmod 0555 directory as well.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -31,12 +30,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include "suites.h"
+#include "testutil.h"
 #include "checkpoint.h"
 #include "npy.h"
 #include "rng.h"
@@ -45,55 +43,20 @@ enum { TIMEOUT = 60, STEPS = 40 };
 
 static char dir[64];   /* this test's temporary directory */
 
-static const char *bin_dir(void)
+static const char *in_dir(const char *name)
 {
-    const char *d = getenv("BIN_DIR");
-    return d ? d : "build/bin";
-}
-
-static char *in_dir(const char *name)
-{
-    static char path[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(path[k], sizeof path[k], "%s/%s", dir, name);
-    return path[k];
-}
-
-static void remove_tree(const char *path)
-{
-    DIR *d = opendir(path);
-    if (!d) {
-        remove(path);
-        return;
-    }
-    struct dirent *e;
-    char child[1024];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-        remove_tree(child);
-    }
-    closedir(d);
-    rmdir(path);
+    return at("%s/%s", dir, name);
 }
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/survival-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    make_temp_dir(dir, sizeof dir, "survival");
 }
 
 static void teardown(void)
 {
     chmod(dir, 0700);
     remove_tree(dir);
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* ------------------------------------------------------------ running ch10 */
@@ -124,38 +87,14 @@ static pid_t start(const char *d, const char *args, int flags)
     argv[n++] = "--out";
     argv[n++] = (char *)d;
     argv[n] = NULL;
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int out = open(out_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int err = open(err_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(127);
-        if (flags & FULL_DISK) {
-            struct rlimit r = {64 * 1024, 64 * 1024};
-            signal(SIGXFSZ, SIG_IGN);
-            if (setrlimit(RLIMIT_FSIZE, &r) != 0) _exit(127);
-        }
-        setenv("OMP_NUM_THREADS", "1", 1);
-        execv(path, argv);
-        _exit(127);
-    }
-    return pid;
+    /* The 150 KB checkpoint does not fit in 64 KB; stdout and stderr do. */
+    return start_program(argv, NULL, out_file, err_file, flags & FULL_DISK ? 64 * 1024 : 0);
 }
 
 /* Waits for pid (killing it after TIMEOUT s); returns its wait status. */
 static int finish(pid_t pid)
 {
-    int status;
-    for (int waited = 0; waited < TIMEOUT * 100; waited++) {
-        pid_t done = waitpid(pid, &status, WNOHANG);
-        ck_assert_int_ge(done, 0);
-        if (done == pid) return status;
-        sleep_ms(10);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    ck_abort_msg("ch10 still running after %d s (killed)", TIMEOUT);
-    return -1;
+    return finish_program(pid, TIMEOUT, "ch10");
 }
 
 static int run(const char *d, const char *args, int flags)
@@ -168,15 +107,8 @@ static char *slurp(const char *d, const char *name)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", d, name);
-    FILE *fp = fopen(path, "rb");
-    ck_assert_msg(fp != NULL, "%s: %s", path, strerror(errno));
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(s, 1, (size_t)n, fp), (size_t)n);
-    s[n] = '\0';
-    fclose(fp);
+    char *s = read_file(path, NULL);
+    ck_assert_msg(s != NULL, "%s: %s", path, strerror(errno));
     return s;
 }
 
@@ -210,34 +142,10 @@ static void load(const char *d, Trainer *t)
     ck_assert_msg(checkpoint_load(path, t, &err) == 0, "%s", err.msg);
 }
 
-static int exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-/* A file of d whose name holds ".tmp-", or 0. */
-static int has_temporary(const char *d, char *found, size_t cap)
-{
-    DIR *dd = opendir(d);
-    ck_assert_ptr_nonnull(dd);
-    struct dirent *e;
-    int hit = 0;
-    while (!hit && (e = readdir(dd)) != NULL)
-        if (strstr(e->d_name, ".tmp-")) {
-            snprintf(found, cap, "%s/%s", d, e->d_name);
-            hit = 1;
-        }
-    closedir(dd);
-    return hit;
-}
-
+/* A fresh, empty directory in the test's directory; to free. */
 static char *new_dir(const char *name)
 {
-    char *d = strdup(in_dir(name));
-    remove_tree(d);
-    ck_assert_int_eq(mkdir(d, 0777), 0);
-    return d;
+    return fresh_dir(dir, name);
 }
 
 /* Waits until <d>/c.npz exists, that is until training has begun. */
@@ -245,12 +153,7 @@ static void wait_for_checkpoint(const char *d, pid_t pid)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/c.npz", d);
-    for (int k = 0; k < TIMEOUT * 100 && !exists(path); k++) {
-        int status;
-        ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0, "ch10 ended before a checkpoint");
-        sleep_ms(10);
-    }
-    ck_assert_msg(exists(path), "no checkpoint after %d s", TIMEOUT);
+    wait_for_file(path, pid, TIMEOUT, "ch10");
 }
 
 /* trainer_run in-process, its lines and progress sent to /dev/null. */
@@ -340,7 +243,7 @@ START_TEST(kill_9_at_random_moments)
         char *d = new_dir(name);
         snprintf(path, sizeof path, "%s/c.npz", d);
         for (int k = 0; k <= KILLS; k++) {
-            int resume = exists(path);
+            int resume = file_exists(path);
             if (!resume) fresh_starts++;
             pid_t pid = start(d, resume ? "--resume --test 10 --plot none" : args, 0);
             if (k == KILLS) {   /* the last one runs to the end */
@@ -351,7 +254,7 @@ START_TEST(kill_9_at_random_moments)
             kill(pid, SIGKILL);
             int status;
             waitpid(pid, &status, 0);
-            if (exists(path)) {   /* the newest checkpoint always loads */
+            if (file_exists(path)) {   /* the newest checkpoint always loads */
                 Trainer t;
                 load(d, &t);
                 ck_assert(t.step >= 0 && t.step <= STEPS);
@@ -396,8 +299,8 @@ START_TEST(atomic_write_removes_a_killed_writers_temporary)
     mat_fill(m, 1.5f);
     Error err;
     ck_assert_int_eq(npy_save_mat(in_dir("stale/m.npy"), m, &err), 0);
-    ck_assert_msg(!exists(gone), "%s was left behind", gone);
-    ck_assert_msg(exists(kept), "%s, of a running process, was removed", kept);
+    ck_assert_msg(!file_exists(gone), "%s was left behind", gone);
+    ck_assert_msg(file_exists(kept), "%s, of a running process, was removed", kept);
     remove(kept);
     mat_free(&m);
     remove_tree(d);
@@ -453,9 +356,8 @@ START_TEST(nan_loss_stops_and_keeps_checkpoint)
 }
 END_TEST
 
-/* A training loss of NaN stops the run at once, naming the step: here the
- * generator's bias is NaN, so every logit and the loss of step 1 are. */
-START_TEST(nan_loss_names_the_step)
+/* The trainer of the in-process tests: SMALL's model on the copy task, 6 steps. */
+static void new_small_trainer(Trainer *t)
 {
     TrainConfig c;
     memset(&c, 0, sizeof c);
@@ -467,8 +369,15 @@ START_TEST(nan_loss_names_the_step)
     c.factor = 0.25f;
     c.warmup = 20;
     c.steps = 6;
+    trainer_new(t, &c);
+}
+
+/* A training loss of NaN stops the run at once, naming the step: here the
+ * generator's bias is NaN, so every logit and the loss of step 1 are. */
+START_TEST(nan_loss_names_the_step)
+{
     Trainer t;
-    trainer_new(&t, &c);
+    new_small_trainer(&t);
     const Param *bias = params_find(&t.m.params, "generator.bias");
     ck_assert_ptr_nonnull(bias);
     t.m.params.data[bias->offset + 3] = NAN;
@@ -479,7 +388,7 @@ START_TEST(nan_loss_names_the_step)
     const char *want = "step 1: the training loss is NaN: training stopped; no checkpoint was "
                        "written yet";
     ck_assert_msg(strncmp(err.msg, want, strlen(want)) == 0, "%s", err.msg);
-    ck_assert(!exists(in_dir("nan.npz")));
+    ck_assert(!file_exists(in_dir("nan.npz")));
     trainer_free(&t);
 }
 END_TEST
@@ -489,18 +398,8 @@ END_TEST
  * file that --resume refuses, so the run stops instead. In-process. */
 START_TEST(no_checkpoint_of_a_broken_state)
 {
-    TrainConfig c;
-    memset(&c, 0, sizeof c);
-    c.model = (TransformerConfig){16, 32, 2, 1, 1, TASK_VOCAB, TASK_VOCAB, 0, 1, 1};
-    c.xavier = 1;
-    c.task = TASK_COPY;
-    c.batch = 4;
-    c.seed = 5;
-    c.factor = 0.25f;
-    c.warmup = 20;
-    c.steps = 6;
     Trainer t;
-    trainer_new(&t, &c);
+    new_small_trainer(&t);
     t.adam.v[7] = INFINITY;
     RunOpts o = {6, 2, 2, in_dir("broken.npz"), NULL, NULL};
     Error err;
@@ -508,7 +407,7 @@ START_TEST(no_checkpoint_of_a_broken_state)
     ck_assert_msg(strstr(err.msg, "step 2: a parameter or Adam moment is not finite"), "%s",
                   err.msg);
     ck_assert_msg(strstr(err.msg, "no checkpoint was written yet"), "%s", err.msg);
-    ck_assert(!exists(in_dir("broken.npz")));
+    ck_assert(!file_exists(in_dir("broken.npz")));
     trainer_free(&t);
 }
 END_TEST

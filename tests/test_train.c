@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "suites.h"
+#include "testutil.h"
 #include "adam.h"
 #include "loss.h"
 #include "npy.h"
@@ -45,30 +45,6 @@ enum { NCASES = sizeof CASES / sizeof CASES[0] };
 static void fixture(char *buf, size_t len, const char *name, const char *part)
 {
     snprintf(buf, len, "tests/fixtures/ch10_%s_%s", name, part);
-}
-
-static Tensor load_tensor(const char *path)
-{
-    Tensor t;
-    Error err;
-    ck_assert_msg(npy_load(path, &t, &err) == 0, "%s", err.msg);
-    return t;
-}
-
-static Transformer load_model(const char *path)
-{
-    Transformer m;
-    Error err;
-    ck_assert_msg(transformer_load(&m, path, &err) == 0, "%s", err.msg);
-    return m;
-}
-
-static Npz load_npz(const char *path)
-{
-    Npz z;
-    Error err;
-    ck_assert_msg(npz_load(path, &z, &err) == 0, "%s", err.msg);
-    return z;
 }
 
 /* One reference case: the model, its batch and PyTorch's loss. */
@@ -519,21 +495,6 @@ END_TEST
 
 /* ------------------------------------------------- the program, ch10 */
 
-static const char *bin_dir(void)
-{
-    const char *d = getenv("BIN_DIR");
-    return d ? d : "build/bin";
-}
-
-/* Runs a shell command line; returns its exit status, or 128 + signal. */
-static int run(const char *cmd)
-{
-    int st = system(cmd);
-    if (st == -1) return -1;
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return WEXITSTATUS(st);
-}
-
 /* The contract's inputs of case `name`, as command-line options. */
 static void case_args(char *buf, size_t len, const char *name)
 {
@@ -548,13 +509,7 @@ static void case_args(char *buf, size_t len, const char *name)
 /* Runs ch10 with args, stdout into `out` (at most len - 1 bytes); expects exit 0. */
 static void capture(const char *args, char *out, size_t len)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s/ch10 %s", bin_dir(), args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    ck_assert_msg(pclose(p) == 0, "%s failed", cmd);
+    capture_stdout("ch10", args, out, len);
 }
 
 START_TEST(program_grads_match_pytorch)
@@ -647,29 +602,7 @@ END_TEST
 /* Runs ch10 with `args`, expects exit `code` and `needle` in its stderr. */
 static void expect_failure(const char *args, int code, const char *needle)
 {
-    char cmd[2048], errfile[] = "/tmp/ch10-test-stderr-XXXXXX";
-    int fd = mkstemp(errfile);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    snprintf(cmd, sizeof cmd, "%s/ch10 %s >/dev/null 2>%s", bin_dir(), args, errfile);
-    int rc = run(cmd);
-    FILE *fp = fopen(errfile, "r");
-    ck_assert_ptr_nonnull(fp);
-    char msg[1024] = "";
-    size_t n = fread(msg, 1, sizeof msg - 1, fp);
-    msg[n] = '\0';
-    fclose(fp);
-    remove(errfile);
-    ck_assert_msg(rc == code, "%s: exit %d, expected %d (%s)", args, rc, code, msg);
-    ck_assert_msg(strncmp(msg, "ch10: ", 6) == 0, "message should start with ch10: %s", msg);
-    ck_assert_msg(strstr(msg, needle) != NULL, "%s: expected '%s' in: %s", args, needle, msg);
-}
-
-static void write_ids(const char *path, const int64_t *ids, int64_t B, int64_t L)
-{
-    const int64_t shape[2] = {B, L};
-    Error err;
-    ck_assert_msg(npy_save_i64(path, ids, 2, shape, &err) == 0, "%s", err.msg);
+    expect_program_failure("ch10", args, code, needle, ANY_LINES);
 }
 
 #define POST "--params tests/fixtures/ch10_post_model.npz " \
@@ -680,7 +613,7 @@ START_TEST(program_contract_errors)
     char dir[] = "/tmp/ch10-test-XXXXXX", path[256], args[1536];
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(args, sizeof args, "%s/ch10 --help >/dev/null", bin_dir());
-    ck_assert_int_eq(run(args), 0);
+    ck_assert_int_eq(run_shell(args), 0);
 
     /* Usage errors: exit 2, the option named. */
     expect_failure("--no-such-option", 2, "--no-such-option");
@@ -701,7 +634,7 @@ START_TEST(program_contract_errors)
     expect_failure(POST "--tgt-out tests/fixtures/ch10_pre_tgt_out.npy", 1, "ch10_pre_tgt_out.npy");
     const int64_t bad[8] = {1, 2, 3, 4, 5, 6, 7, 99};   /* Vt = 9 */
     snprintf(path, sizeof path, "%s/y_bad.npy", dir);
-    write_ids(path, bad, 2, 4);
+    write_id_rows(path, bad, 2, 4);
     snprintf(args, sizeof args, POST "--tgt-out %s", path);
     expect_failure(args, 1, "y_bad.npy");
     expect_failure(POST "--tgt-out tests/fixtures/ch10_post_tgt_out.npy --grads /nonexistent-dir/g.npz",

@@ -10,46 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "suites.h"
+#include "testutil.h"
 #include "npy.h"
 #include "rng.h"
 #include "transformer.h"
-
-/* The contract's tolerance for chapters 6-9: |got - want| <= 1e-5 + 1e-4 |want|. */
-#define ABS_TOL 1e-5
-#define REL_TOL 1e-4
 
 static const char *const CASES[] = {"post", "pre", "deep", "nonorm", "onehead"};
 enum { NCASES = sizeof CASES / sizeof CASES[0] };
 
 /* ------------------------------------------------------------ helpers */
-
-static Tensor load_tensor(const char *path)
-{
-    Tensor t;
-    Error err;
-    ck_assert_msg(npy_load(path, &t, &err) == 0, "%s", err.msg);
-    return t;
-}
-
-static Transformer load_model(const char *path)
-{
-    Transformer m;
-    Error err;
-    ck_assert_msg(transformer_load(&m, path, &err) == 0, "%s", err.msg);
-    return m;
-}
-
-static void assert_close(const float *got, const float *want, int64_t n, const char *what)
-{
-    for (int64_t k = 0; k < n; k++) {
-        double g = got[k], w = want[k];
-        ck_assert_msg(isfinite(g) && fabs(g - w) <= ABS_TOL + REL_TOL * fabs(w),
-                      "%s[%lld] = %.9g, PyTorch %.9g", what, (long long)k, g, w);
-    }
-}
 
 static void fixture(char *buf, size_t len, const char *name, const char *part)
 {
@@ -83,7 +54,7 @@ START_TEST(matches_pytorch)
                             tgt.i + (size_t)b * T, T);
         char what[64];
         snprintf(what, sizeof what, "%s logits, batch item %d", c, b);
-        assert_close(logits.data, want.f + (size_t)b * T * Vt, (int64_t)T * Vt, what);
+        assert_torch_close(logits.data, want.f + (size_t)b * T * Vt, (int64_t)T * Vt, what);
     }
     /* Every attention row of item 0 sums to 1 (none is fully blocked here). */
     Mat all[3] = {maps.enc, maps.dec_self, maps.cross};
@@ -332,21 +303,6 @@ END_TEST
 
 /* ------------------------------------------------- the program, ch09 */
 
-static const char *bin_dir(void)
-{
-    const char *d = getenv("BIN_DIR");
-    return d ? d : "build/bin";
-}
-
-/* Runs a shell command line; returns its exit status, or 128 + signal. */
-static int run(const char *cmd)
-{
-    int st = system(cmd);
-    if (st == -1) return -1;
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return WEXITSTATUS(st);
-}
-
 /* Runs ch09 on a case's files (src and tgt may be other fixture names) and
  * compares the written logits with PyTorch's. */
 static void program_case(const char *c, const char *src_part, const char *tgt_part)
@@ -359,7 +315,7 @@ static void program_case(const char *c, const char *src_part, const char *tgt_pa
     snprintf(out, sizeof out, "%s/logits.npy", dir);
     snprintf(cmd, sizeof cmd, "%s/ch09 --params %s --src %s --tgt %s --logits %s >/dev/null",
              bin_dir(), model, src, tgt, out);
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(run_shell(cmd), 0);
     Tensor got = load_tensor(out), want;
     char path[256];
     fixture(path, sizeof path, c, "logits.npy");
@@ -367,7 +323,7 @@ static void program_case(const char *c, const char *src_part, const char *tgt_pa
     ck_assert_int_eq(got.dtype, DT_F32);
     ck_assert_int_eq(got.ndim, 3);
     for (int d = 0; d < 3; d++) ck_assert_int_eq(got.shape[d], want.shape[d]);
-    assert_close(got.f, want.f, want.size, cmd);
+    assert_torch_close(got.f, want.f, want.size, cmd);
     tensor_free(&got);
     tensor_free(&want);
     remove(out);
@@ -389,18 +345,7 @@ END_TEST
 /* Runs ch09 with `args`, expects exit `code` and `needle` in its stderr. */
 static void expect_failure(const char *args, int code, const char *needle)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s/ch09 %s >/dev/null 2>/tmp/ch09-test-stderr.txt", bin_dir(), args);
-    ck_assert_int_eq(run(cmd), code);
-    FILE *fp = fopen("/tmp/ch09-test-stderr.txt", "r");
-    ck_assert_ptr_nonnull(fp);
-    char msg[1024] = "";
-    size_t n = fread(msg, 1, sizeof msg - 1, fp);
-    msg[n] = '\0';
-    fclose(fp);
-    remove("/tmp/ch09-test-stderr.txt");
-    ck_assert_msg(strncmp(msg, "ch09: ", 6) == 0, "message should start with ch09: %s", msg);
-    ck_assert_msg(strstr(msg, needle) != NULL, "%s: expected '%s' in: %s", args, needle, msg);
+    expect_program_failure("ch09", args, code, needle, ANY_LINES);
 }
 
 /* Writes a copy of the "onehead" model without the array `drop`, with
@@ -428,13 +373,6 @@ static void write_variant(const char *path, const char *drop, int64_t nhead, con
     npz_free(&z);
 }
 
-static void write_ids(const char *path, const int64_t *ids, int64_t B, int64_t L)
-{
-    const int64_t shape[2] = {B, L};
-    Error err;
-    ck_assert_msg(npy_save_i64(path, ids, 2, shape, &err) == 0, "%s", err.msg);
-}
-
 #define ONE "--params tests/fixtures/ch09_onehead_model.npz "
 #define SRC "--src tests/fixtures/ch09_onehead_src.npy "
 #define TGT "--tgt tests/fixtures/ch09_onehead_tgt.npy "
@@ -444,7 +382,7 @@ START_TEST(program_contract_errors)
     char dir[] = "/tmp/ch09-test-XXXXXX", args[1536], a[256], b[256];
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(args, sizeof args, "%s/ch09 --help >/dev/null", bin_dir());
-    ck_assert_int_eq(run(args), 0);
+    ck_assert_int_eq(run_shell(args), 0);
 
     /* Usage errors. */
     expect_failure("--no-such-option", 2, "--no-such-option");
@@ -481,19 +419,19 @@ START_TEST(program_contract_errors)
     /* Ids: outside the vocabulary (Vs = 5, Vt = 7), batch sizes (B = 2 here). */
     const int64_t ok_src[8] = {1, 2, 3, 4, 1, 2, 3, 0}, bad_src[8] = {1, 2, 3, 4, 1, 2, 9, 0};
     snprintf(a, sizeof a, "%s/src_bad.npy", dir);
-    write_ids(a, bad_src, 2, 4);
+    write_id_rows(a, bad_src, 2, 4);
     snprintf(args, sizeof args, ONE "--src %s " TGT, a);
     expect_failure(args, 1, "src_bad.npy");
     expect_failure(args, 1, "row 1: token id 9 at position 2");
     const int64_t bad_tgt[4] = {1, 2, 1, 7};
     snprintf(b, sizeof b, "%s/tgt_bad.npy", dir);
-    write_ids(b, bad_tgt, 2, 2);
+    write_id_rows(b, bad_tgt, 2, 2);
     snprintf(a, sizeof a, "%s/src_ok.npy", dir);
-    write_ids(a, ok_src, 2, 4);
+    write_id_rows(a, ok_src, 2, 4);
     snprintf(args, sizeof args, ONE "--src %s --tgt %s", a, b);
     expect_failure(args, 1, "tgt_bad.npy");
     snprintf(a, sizeof a, "%s/src_b1.npy", dir);
-    write_ids(a, ok_src, 1, 4);
+    write_id_rows(a, ok_src, 1, 4);
     snprintf(args, sizeof args, ONE "--src %s " TGT, a);
     expect_failure(args, 1, "batch");
     expect_failure(ONE "--src tests/fixtures/ch09_onehead_logits.npy " TGT, 1, "integer");
@@ -515,13 +453,7 @@ END_TEST
 /* Runs ch09 and returns its stdout (at most len - 1 bytes). */
 static void capture(const char *args, char *buf, size_t len)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s/ch09 %s", bin_dir(), args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(buf, 1, len - 1, p);
-    buf[n] = '\0';
-    ck_assert_int_eq(pclose(p), 0);
+    capture_stdout("ch09", args, buf, len);
 }
 
 /* The number after the word "total" in a --count-params table, or -1. */

@@ -10,16 +10,15 @@
  * With --query/--key/--value: scaled attention on .npy files, for checking
  * against NumPy or PyTorch.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "attention.h"
 #include "cli.h"
-#include "npy.h"
 #include "ops.h"
 #include "plot.h"
+#include "qkv_files.h"
 #include "report.h"
 #include "rng.h"
 #include "scaled_attention.h"
@@ -281,23 +280,10 @@ static void run_demo(const CommonOpts *opts)
 
 /* ------------------------------------------------------- with .npy files */
 
-typedef struct {
-    const char *query, *key, *value;   /* input files */
-    const char *output, *attn;         /* output files, may be NULL */
-    int plot_given;                    /* 1 if --plot was on the command line */
-} Files;
-
-static void run_files(const Files *f, const CommonOpts *opts)
+static void run_files(const QkvFiles *f, const CommonOpts *opts)
 {
-    Mat q = cli_load_mat(f->query, "--query");   /* (L, D) */
-    Mat k = cli_load_mat(f->key, "--key");       /* (S, D) */
-    Mat v = cli_load_mat(f->value, "--value");   /* (S, Dv) */
-    if (q.cols != k.cols)
-        data_error("%s and %s: query width %d and key width %d differ (Q is (L, D), K is (S, D))",
-                   f->query, f->key, q.cols, k.cols);
-    if (k.rows != v.rows)
-        data_error("%s and %s: %d keys but %d values (K is (S, D), V is (S, Dv))", f->key,
-                   f->value, k.rows, v.rows);
+    Mat q, k, v;   /* (L, D), (S, D), (S, Dv) */
+    qkv_load(&q, &k, &v, f);
     if (q.cols == 0)
         data_error("%s and %s: query and key width D is 0; the scale 1/sqrt(D) needs D >= 1",
                    f->query, f->key);
@@ -305,20 +291,14 @@ static void run_files(const Files *f, const CommonOpts *opts)
     Mat weights = mat_new(q.rows, k.rows);   /* (L, S) */
     Mat output = mat_new(q.rows, v.cols);    /* (L, Dv) */
     scaled_attention_forward(output, weights, q, k, v);
-    int i, j;
-    if (!mat_all_finite(weights, &i, &j) || !mat_all_finite(output, &i, &j))
-        data_error("%s, %s and %s: the result overflows float32 (inputs too large); "
-                   "nothing written", f->query, f->key, f->value);
-
-    Error err;
-    if (f->output && npy_save_mat(f->output, output, &err) != 0) data_error_from(&err);
-    if (f->attn && npy_save_mat(f->attn, weights, &err) != 0) data_error_from(&err);
+    qkv_save(f, output, weights);
     printf("scaled attention: Q (%d, %d), K (%d, %d), V (%d, %d), scale 1/sqrt(%d) = %.6g\n"
            "  -> output (%d, %d), weights (%d, %d)\n",
            q.rows, q.cols, k.rows, k.cols, v.rows, v.cols, q.cols,
            (double)attention_scale(q.cols), output.rows, output.cols, weights.rows,
            weights.cols);
-    if (f->plot_given)
+    Error err;
+    if (opts->plot_given)
         draw_error(plot_heatmap(&opts->plot, "weights", "Scaled attention weights", weights,
                                 NULL, NULL, "key", "query", &err), &err);
 
@@ -334,50 +314,8 @@ int main(int argc, char **argv)
     cli_init("ch02");
     CommonOpts opts;
     common_opts_init(&opts, "out/ch02");
-    Files f = {0};
-
-    enum { OPT_QUERY = 1, OPT_KEY, OPT_VALUE, OPT_OUTPUT, OPT_ATTN };
-    static const struct option longopts[] = {
-        {"query", required_argument, NULL, OPT_QUERY},
-        {"key", required_argument, NULL, OPT_KEY},
-        {"value", required_argument, NULL, OPT_VALUE},
-        {"output", required_argument, NULL, OPT_OUTPUT},
-        {"attn", required_argument, NULL, OPT_ATTN},
-        COMMON_LONG_OPTIONS,
-        {NULL, 0, NULL, 0},
-    };
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_QUERY: f.query = optarg; break;
-        case OPT_KEY: f.key = optarg; break;
-        case OPT_VALUE: f.value = optarg; break;
-        case OPT_OUTPUT: f.output = optarg; break;
-        case OPT_ATTN: f.attn = optarg; break;
-        case OPT_HELP: printf("%s%s", USAGE, COMMON_HELP); return 0;
-        case OPT_PLOT: f.plot_given = 1; common_opts_handle(&opts, c, optarg); break;
-        default:
-            if (!common_opts_handle(&opts, c, optarg)) cli_bad_option(c, argc, argv);
-        }
-    }
-    if (optind < argc) usage_error("%s: unexpected argument (try --help)", argv[optind]);
-
-    int given = (f.query != NULL) + (f.key != NULL) + (f.value != NULL);
-    if (given == 0 && (f.output || f.attn))
-        usage_error("--output and --attn need --query, --key and --value");
-    if (given == 0) {
-        cli_check_outdir(&opts.plot);
-        run_demo(&opts);
-    } else if (given < 3) {
-        usage_error("%s: --query, --key and --value go together", !f.query ? "--query"
-                                                                  : !f.key ? "--key"
-                                                                           : "--value");
-    } else {
-        cli_check_output(f.output, "--output");   /* before any work: see cli.h */
-        cli_check_output(f.attn, "--attn");
-        if (f.plot_given) cli_check_outdir(&opts.plot);
-        run_files(&f, &opts);
-    }
+    QkvFiles f;
+    if (qkv_read_options(&f, &opts, argc, argv, USAGE)) run_files(&f, &opts);
+    else run_demo(&opts);
     return 0;
 }

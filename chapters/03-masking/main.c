@@ -19,6 +19,7 @@
 #include "npy.h"
 #include "ops.h"
 #include "plot.h"
+#include "qkv_files.h"
 #include "report.h"
 #include "scaled_attention.h"
 
@@ -298,11 +299,9 @@ static void run_demo(const CommonOpts *opts)
 /* ------------------------------------------------------- with .npy files */
 
 typedef struct {
-    const char *query, *key, *value;   /* input files */
-    const char *mask;                  /* mask file, may be NULL */
-    int causal;                        /* 1 if --causal */
-    const char *output, *attn;         /* output files, may be NULL */
-    int plot_given;                    /* 1 if --plot was on the command line */
+    QkvFiles qkv;       /* chapter 1's files: Q, K, V in; output and weights out */
+    const char *mask;   /* mask file, may be NULL */
+    int causal;         /* 1 if --causal */
 } Files;
 
 /* Reads a bool or integer mask of shape (L, S) into 0s and 1s. A float mask
@@ -349,15 +348,8 @@ static int rows_all_blocked(Mat mask)
 
 static void run_files(const Files *f, const CommonOpts *opts)
 {
-    Mat q = cli_load_mat(f->query, "--query");   /* (L, D) */
-    Mat k = cli_load_mat(f->key, "--key");       /* (S, D) */
-    Mat v = cli_load_mat(f->value, "--value");   /* (S, Dv) */
-    if (q.cols != k.cols)
-        data_error("%s and %s: query width %d and key width %d differ (Q is (L, D), K is (S, D))",
-                   f->query, f->key, q.cols, k.cols);
-    if (k.rows != v.rows)
-        data_error("%s and %s: %d keys but %d values (K is (S, D), V is (S, Dv))", f->key,
-                   f->value, k.rows, v.rows);
+    Mat q, k, v;   /* (L, D), (S, D), (S, Dv) */
+    qkv_load(&q, &k, &v, &f->qkv);
 
     Mat mask = f->mask ? load_mask(f->mask, q.rows, k.rows) : mat_new(q.rows, k.rows);
     if (f->causal) {
@@ -371,14 +363,7 @@ static void run_files(const Files *f, const CommonOpts *opts)
     Mat weights = mat_new(q.rows, k.rows);   /* (L, S) */
     Mat output = mat_new(q.rows, v.cols);    /* (L, Dv) */
     masked_attention_forward(output, weights, q, k, v, masked ? &mask : NULL);
-    int i, j;
-    if (!mat_all_finite(weights, &i, &j) || !mat_all_finite(output, &i, &j))
-        data_error("%s, %s and %s: the result overflows float32 (inputs too large); "
-                   "nothing written", f->query, f->key, f->value);
-
-    Error err;
-    if (f->output && npy_save_mat(f->output, output, &err) != 0) data_error_from(&err);
-    if (f->attn && npy_save_mat(f->attn, weights, &err) != 0) data_error_from(&err);
+    qkv_save(&f->qkv, output, weights);
     printf("masked attention: Q (%d, %d), K (%d, %d), V (%d, %d), mask: %s%s%s -> output (%d, %d), "
            "weights (%d, %d)\n",
            q.rows, q.cols, k.rows, k.cols, v.rows, v.cols, f->mask ? f->mask : "",
@@ -388,9 +373,10 @@ static void run_files(const Files *f, const CommonOpts *opts)
         printf("%d of %d queries have every key blocked: their weights and output rows are 0\n",
                rows_all_blocked(mask), q.rows);
     }
-    if (f->plot_given) {
+    if (opts->plot_given) {
         Mat picture = mat_new(q.rows, k.rows);   /* (L, S) */
         blocked_as_nan(picture, weights, mask);
+        Error err;
         int rc = plot_heatmap(&opts->plot, "weights", "Masked attention weights (grey x = blocked)",
                               picture, NULL, NULL, "key", "query", &err);
         mat_free(&picture);
@@ -412,55 +398,35 @@ int main(int argc, char **argv)
     common_opts_init(&opts, "out/ch03");
     Files f = {0};
 
-    enum { OPT_QUERY = 1, OPT_KEY, OPT_VALUE, OPT_MASK, OPT_CAUSAL, OPT_OUTPUT, OPT_ATTN };
+    enum { OPT_MASK = QKV_OPT_END, OPT_CAUSAL };
     static const struct option longopts[] = {
-        {"query", required_argument, NULL, OPT_QUERY},
-        {"key", required_argument, NULL, OPT_KEY},
-        {"value", required_argument, NULL, OPT_VALUE},
+        QKV_LONG_OPTIONS,
         {"mask", required_argument, NULL, OPT_MASK},
         {"causal", no_argument, NULL, OPT_CAUSAL},
-        {"output", required_argument, NULL, OPT_OUTPUT},
-        {"attn", required_argument, NULL, OPT_ATTN},
         COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    while ((c = cli_next_option(argc, argv, longopts, NULL, &opts, USAGE)) != -1) {
         switch (c) {
-        case OPT_QUERY: f.query = optarg; break;
-        case OPT_KEY: f.key = optarg; break;
-        case OPT_VALUE: f.value = optarg; break;
         case OPT_MASK: f.mask = optarg; break;
         case OPT_CAUSAL: f.causal = 1; break;
-        case OPT_OUTPUT: f.output = optarg; break;
-        case OPT_ATTN: f.attn = optarg; break;
-        case OPT_HELP: printf("%s%s", USAGE, COMMON_HELP); return 0;
-        case OPT_PLOT: f.plot_given = 1; common_opts_handle(&opts, c, optarg); break;
-        default:
-            if (!common_opts_handle(&opts, c, optarg)) cli_bad_option(c, argc, argv);
+        default: qkv_files_handle(&f.qkv, c, optarg);
         }
     }
-    if (optind < argc) usage_error("%s: unexpected argument (try --help)", argv[optind]);
 
-    int given = (f.query != NULL) + (f.key != NULL) + (f.value != NULL);
-    if (given == 0 && (f.output || f.attn || f.mask || f.causal))
-        usage_error("%s: needs --query, --key and --value", f.mask     ? "--mask"
-                                                            : f.causal ? "--causal"
-                                                            : f.output ? "--output"
-                                                                       : "--attn");
-    if (given == 0) {
-        cli_check_outdir(&opts.plot);
-        run_demo(&opts);
-    } else if (given < 3) {
-        usage_error("%s: --query, --key and --value go together", !f.query ? "--query"
-                                                                  : !f.key ? "--key"
-                                                                           : "--value");
-    } else {
-        cli_check_output(f.output, "--output");   /* before any work: see cli.h */
-        cli_check_output(f.attn, "--attn");
-        if (f.plot_given) cli_check_outdir(&opts.plot);
+    if (qkv_files_given(&f.qkv)) {
+        qkv_check_outputs(&f.qkv);   /* before any work: see cli.h */
+        if (opts.plot_given) cli_check_outdir(&opts.plot);
         run_files(&f, &opts);
+        return 0;
     }
+    if (f.mask || f.causal || f.qkv.output || f.qkv.attn)
+        usage_error("%s: needs --query, --key and --value", f.mask         ? "--mask"
+                                                            : f.causal     ? "--causal"
+                                                            : f.qkv.output ? "--output"
+                                                                           : "--attn");
+    cli_check_outdir(&opts.plot);
+    run_demo(&opts);
     return 0;
 }

@@ -228,7 +228,6 @@ typedef struct {
     const char *output, *attn;                  /* output files, may be NULL */
     int heads;                                  /* --heads, 0 if not given */
     int causal;                                 /* --causal */
-    int plot_given;                             /* 1 if --plot was on the command line */
 } Files;
 
 /* "(2, 3, 4)" for a shape given as numbers. */
@@ -389,7 +388,7 @@ static void run_files(const Files *f, const CommonOpts *opts)
     if (empty_rows > 0)
         printf("%ld query row(s) have every key blocked: zero weights, and their output is "
                "out_proj.bias\n", empty_rows);
-    if (f->plot_given)
+    if (opts->plot_given)
         plot_heads(&opts->plot, "heads", batched ? "Every head's weights, batch element 0"
                                                  : "Every head's weights",
                    mat_wrap(attn, H * L, S), H, masked ? &first_mask : NULL, NULL, NULL, NULL);
@@ -433,9 +432,8 @@ int main(int argc, char **argv)
         COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    while ((c = cli_next_option(argc, argv, longopts, NULL, &opts, USAGE)) != -1) {
         switch (c) {
         case OPT_PARAMS: f.params = optarg; break;
         case OPT_HEADS: f.heads = (int)parse_long("--heads", optarg, 1, INT_MAX); break;
@@ -447,13 +445,8 @@ int main(int argc, char **argv)
         case OPT_CAUSAL: f.causal = 1; break;
         case OPT_OUTPUT: f.output = optarg; break;
         case OPT_ATTN: f.attn = optarg; break;
-        case OPT_HELP: printf("%s%s", USAGE, COMMON_HELP); return 0;
-        case OPT_PLOT: f.plot_given = 1; common_opts_handle(&opts, c, optarg); break;
-        default:
-            if (!common_opts_handle(&opts, c, optarg)) cli_bad_option(c, argc, argv);
         }
     }
-    if (optind < argc) usage_error("%s: unexpected argument (try --help)", argv[optind]);
 
     int given = (f.params != NULL) + (f.heads != 0) + (f.query != NULL) + (f.key != NULL) +
                 (f.value != NULL);
@@ -472,7 +465,7 @@ int main(int argc, char **argv)
     } else {
         cli_check_output(f.output, "--output");   /* before any work: see cli.h */
         cli_check_output(f.attn, "--attn");
-        if (f.plot_given) cli_check_outdir(&opts.plot);
+        if (opts.plot_given) cli_check_outdir(&opts.plot);
         run_files(&f, &opts);
     }
     return 0;

@@ -38,17 +38,6 @@ enum { MAX_SIDE = 1000000, MAX_PLOT_SIDE = 512 };
 static const long long MAX_NUMBERS = 50000000;
 static const double TWO_PI = 6.283185307179586;
 
-static float max_abs_diff(Mat a, Mat b)
-{
-    float worst = 0.0f;
-    for (int i = 0; i < a.rows; i++)
-        for (int j = 0; j < a.cols; j++) {
-            float e = fabsf(MAT_AT(a, i, j) - MAT_AT(b, i, j));
-            if (e > worst) worst = e;
-        }
-    return worst;
-}
-
 static void plot_or_die(int rc, const Error *err)
 {
     if (rc != 0) data_error_from(err);
@@ -116,7 +105,7 @@ static float permutation_error(Mat x, int with_positions)
     self_attention(out, a);
     self_attention(out_p, px);         /* attn(P X) */
     permute_rows(p_out, out, PERM);    /* P attn(X) */
-    float e = max_abs_diff(out_p, p_out);
+    float e = mat_max_abs_diff(out_p, p_out);
     mat_free(&a);
     mat_free(&px);
     mat_free(&out);
@@ -133,7 +122,7 @@ static float row_gap(Mat x, int with_positions, int i, int j)
     mat_copy(a, x);
     if (with_positions) positional_add(a);
     self_attention(out, a);
-    float e = max_abs_diff(mat_rows(out, i, 1), mat_rows(out, j, 1));
+    float e = mat_max_abs_diff(mat_rows(out, i, 1), mat_rows(out, j, 1));
     mat_free(&a);
     mat_free(&out);
     return e;
@@ -177,7 +166,7 @@ static float shift_error(Mat pe, Mat m, int k, int pos, int count)
     Mat moved = mat_new(count, pe.cols);   /* (count, D) */
     /* Rows are row vectors, so M_k PE[pos]^T is PE[pos] M_k^T. */
     mat_mul(moved, 1.0f, mat_rows(pe, pos, count), NO_TRANS, m, TRANS, 0.0f);
-    float e = max_abs_diff(moved, mat_rows(pe, pos + k, count));
+    float e = mat_max_abs_diff(moved, mat_rows(pe, pos + k, count));
     mat_free(&moved);
     return e;
 }
@@ -200,7 +189,8 @@ static void show_rotation(Mat pe)
     printf("   k     pos 0    pos 20    pos 50    every pos    max |PE[pos] - PE[pos + k]|\n");
     for (size_t t = 0; t < sizeof KS / sizeof KS[0]; t++) {
         int k = KS[t];
-        float unmoved = max_abs_diff(mat_rows(pe, 0, pe.rows - k), mat_rows(pe, k, pe.rows - k));
+        float unmoved =
+            mat_max_abs_diff(mat_rows(pe, 0, pe.rows - k), mat_rows(pe, k, pe.rows - k));
         positional_shift_matrix(m, k);
         printf("  %2d   %7.1e   %7.1e   %7.1e    %9.1e    %27.2f\n", k,
                (double)shift_error(pe, m, k, 0, 1), (double)shift_error(pe, m, k, 20, 1),
@@ -307,7 +297,6 @@ static void run_demo(const CommonOpts *opts)
 typedef struct {
     long positions, dim;   /* table size; 0 when not given */
     const char *output;    /* output file, may be NULL */
-    int plot_given;        /* 1 if --plot was on the command line */
 } Table;
 
 static void run_table(const Table *t, const CommonOpts *opts)
@@ -318,7 +307,7 @@ static void run_table(const Table *t, const CommonOpts *opts)
     if (t->output && npy_save_mat(t->output, pe, &err) != 0) data_error_from(&err);
     printf("positional encoding: (%ld, %ld)%s%s\n", t->positions, t->dim,
            t->output ? " written to " : "", t->output ? t->output : "");
-    if (t->plot_given)
+    if (opts->plot_given)
         plot_or_die(plot_heatmap(&opts->plot, "pe_table", "Sinusoidal positional encoding", pe,
                                  NULL, NULL, "dimension", "position", &err), &err);
     mat_free(&pe);
@@ -339,20 +328,14 @@ int main(int argc, char **argv)
         COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    while ((c = cli_next_option(argc, argv, longopts, NULL, &opts, USAGE)) != -1) {
         switch (c) {
         case OPT_POSITIONS: t.positions = parse_long("--positions", optarg, 1, MAX_SIDE); break;
         case OPT_DIM: t.dim = parse_long("--dim", optarg, 1, MAX_SIDE); break;
         case OPT_OUTPUT: t.output = optarg; break;
-        case OPT_HELP: printf("%s%s", USAGE, COMMON_HELP); return 0;
-        case OPT_PLOT: t.plot_given = 1; common_opts_handle(&opts, c, optarg); break;
-        default:
-            if (!common_opts_handle(&opts, c, optarg)) cli_bad_option(c, argc, argv);
         }
     }
-    if (optind < argc) usage_error("%s: unexpected argument (try --help)", argv[optind]);
 
     int given = (t.positions != 0) + (t.dim != 0);
     if (given == 0 && t.output) usage_error("--output needs --positions and --dim");
@@ -367,12 +350,12 @@ int main(int argc, char **argv)
         usage_error("--positions %ld --dim %ld: the table would hold %lld numbers, more than "
                     "the limit of %lld (200 MB of float32)", t.positions, t.dim,
                     (long long)t.positions * t.dim, MAX_NUMBERS);
-    if (t.plot_given && opts.plot.format != PLOT_NONE &&
+    if (opts.plot_given && opts.plot.format != PLOT_NONE &&
         (t.positions > MAX_PLOT_SIDE || t.dim > MAX_PLOT_SIDE))
         usage_error("--plot: a (%ld, %ld) table is too large to draw (at most %d positions and "
                     "%d dimensions)", t.positions, t.dim, MAX_PLOT_SIDE, MAX_PLOT_SIDE);
     cli_check_output(t.output, "--output");   /* before any work: see cli.h */
-    if (t.plot_given) cli_check_outdir(&opts.plot);
+    if (opts.plot_given) cli_check_outdir(&opts.plot);
     run_table(&t, &opts);
     return 0;
 }

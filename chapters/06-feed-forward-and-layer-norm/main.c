@@ -61,17 +61,6 @@ static double rms(Mat m)
     return sqrt(sum / ((double)m.rows * m.cols));
 }
 
-static float max_abs_diff(Mat a, Mat b)
-{
-    float worst = 0.0f;
-    for (int i = 0; i < a.rows; i++)
-        for (int j = 0; j < a.cols; j++) {
-            float e = fabsf(MAT_AT(a, i, j) - MAT_AT(b, i, j));
-            if (e > worst) worst = e;
-        }
-    return worst;
-}
-
 /* ============================================== 1. one layer, step by step */
 
 enum { TOKENS = 6, WIDTH = 8, HEADS = 2, HIDDEN = 32 };
@@ -222,7 +211,7 @@ static void worked_example(uint64_t seed, int norm_first)
            "Every step keeps the shape (S, E) except inside the FFN, which widens each\n"
            "token to F = %d and back: the layer maps a sentence to a sentence of the same\n"
            "shape, which is what lets chapter 7 stack N of them.\n\n",
-           (double)max_abs_diff(r, out), HIDDEN);
+           (double)mat_max_abs_diff(r, out), HIDDEN);
 
     Mat all[] = {x, a, attn, r, n, hidden, f, out, stats};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) mat_free(&all[k]);
@@ -415,7 +404,6 @@ typedef struct {
     const char *output;           /* output file, may be NULL */
     int heads;                    /* --heads, 0 if not given */
     int norm_first;               /* --norm-first */
-    int plot_given;               /* 1 if --plot was on the command line */
 } Files;
 
 /* The layer of the file: E from self_attn.in_proj_weight (3E, E), F from
@@ -538,8 +526,8 @@ static void run_files(const Files *f, const CommonOpts *opts)
     Mat attn = mat_new(H * S, S);   /* (H S, S) one sequence's weights */
     Mat mask = mat_new(S, S);       /* (S, S) one sequence's mask */
     /* Batch element 0's weights and mask, kept for the figure. */
-    Mat first_attn = f->plot_given ? mat_new(H * S, S) : mat_wrap(NULL, 0, 0);   /* (H S, S) */
-    Mat first_mask = f->plot_given ? mat_new(S, S) : mat_wrap(NULL, 0, 0);       /* (S, S) */
+    Mat first_attn = opts->plot_given ? mat_new(H * S, S) : mat_wrap(NULL, 0, 0);   /* (H S, S) */
+    Mat first_mask = opts->plot_given ? mat_new(S, S) : mat_wrap(NULL, 0, 0);       /* (S, S) */
     int empty = 0;
     size_t se = (size_t)S * (size_t)E;
     for (int b = 0; b < B; b++) {
@@ -550,7 +538,7 @@ static void run_files(const Files *f, const CommonOpts *opts)
         empty += open == 0;
         encoder_layer_forward(mat_wrap(x.f + b * se, S, E), attn, &layer,
                               padding ? &mask : NULL);
-        if (b == 0 && f->plot_given) {
+        if (b == 0 && opts->plot_given) {
             mat_copy(first_attn, attn);
             mat_copy(first_mask, mask);
         }
@@ -572,7 +560,7 @@ static void run_files(const Files *f, const CommonOpts *opts)
     if (empty > 0)
         printf("%d sequence(s) are all padding: their attention gives zeros (never NaN)\n",
                empty);
-    if (f->plot_given) plot_heads(&opts->plot, first_attn, H, first_mask);
+    if (opts->plot_given) plot_heads(&opts->plot, first_attn, H, first_mask);
 
     free(padding);
     tensor_free(&x);
@@ -603,9 +591,8 @@ int main(int argc, char **argv)
         COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    while ((c = cli_next_option(argc, argv, longopts, NULL, &opts, USAGE)) != -1) {
         switch (c) {
         case OPT_PARAMS: f.params = optarg; break;
         case OPT_HEADS: f.heads = (int)parse_long("--heads", optarg, 1, INT_MAX); break;
@@ -613,13 +600,8 @@ int main(int argc, char **argv)
         case OPT_NORM_FIRST: f.norm_first = 1; break;
         case OPT_KEY_PADDING: f.key_padding = optarg; break;
         case OPT_OUTPUT: f.output = optarg; break;
-        case OPT_HELP: printf("%s%s", USAGE, COMMON_HELP); return 0;
-        case OPT_PLOT: f.plot_given = 1; common_opts_handle(&opts, c, optarg); break;
-        default:
-            if (!common_opts_handle(&opts, c, optarg)) cli_bad_option(c, argc, argv);
         }
     }
-    if (optind < argc) usage_error("%s: unexpected argument (try --help)", argv[optind]);
 
     int given = (f.params != NULL) + (f.heads != 0) + (f.input != NULL);
     if (given == 0) {
@@ -632,7 +614,7 @@ int main(int argc, char **argv)
                     !f.params ? "--params" : !f.heads ? "--heads" : "--input");
     } else {
         cli_check_output(f.output, "--output");   /* before any work: see cli.h */
-        if (f.plot_given) cli_check_outdir(&opts.plot);
+        if (opts.plot_given) cli_check_outdir(&opts.plot);
         run_files(&f, &opts);
     }
     return 0;

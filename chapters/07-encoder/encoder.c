@@ -27,6 +27,17 @@ void mask_from_pad_ids(Mat mask, const int64_t *ids)
 }
 //! [mask_from_pad_ids]
 
+int count_layers(const Npz *z, const char *prefix)
+{
+    char name[128];
+    int n = 0;
+    for (; n <= MAX_LAYERS; n++) {
+        snprintf(name, sizeof name, "%slayers.%d.linear1.weight", prefix, n);
+        if (!npz_get(z, name)) return n;
+    }
+    return n;
+}
+
 //! [encoder_declare]
 void encoder_declare(ParamSet *ps, const char *prefix, int layers, int E, int F, int has_norm)
 {

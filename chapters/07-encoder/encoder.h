@@ -31,6 +31,10 @@
 /** \brief The pad token's id, for source and target: blocked as a key. */
 #define PAD_ID 0
 
+/** \brief The most layers a stack read from a file may have: a bound, so
+ *  that counting and declaring them stay quick. */
+enum { MAX_LAYERS = 1000 };
+
 /** \brief A stack of N encoder layers and the optional final norm. */
 typedef struct {
     int layers;            ///< N
@@ -53,6 +57,16 @@ void embedding_forward(Mat x, Mat table, const int64_t *ids);
  * \param ids S ids
  */
 void mask_from_pad_ids(Mat mask, const int64_t *ids);
+
+/**
+ * \brief How many layers a model file holds under `prefix`: the layers
+ * i = 0, 1, ... whose `prefix`layers.{i}.linear1.weight is there, counted
+ * up to MAX_LAYERS + 1.
+ * \param z the file's arrays
+ * \param prefix "encoder." (or "decoder.": chapter 8's layers are named alike)
+ * \return the number of layers; MAX_LAYERS + 1 means more than MAX_LAYERS
+ */
+int count_layers(const Npz *z, const char *prefix);
 
 /**
  * \brief Declares N layers under prefix + "layers.{i}." and, if has_norm, the

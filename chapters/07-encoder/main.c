@@ -157,15 +157,6 @@ static void sentence_labels(const char **labels, const int64_t *ids)
     for (int s = 0; s < LEN; s++) labels[s] = WORDS[ids[s]];
 }
 
-static float max_abs_diff(Mat a, Mat b)
-{
-    float worst = 0.0f;
-    for (int i = 0; i < a.rows; i++)
-        for (int j = 0; j < a.cols; j++)
-            worst = fmaxf(worst, fabsf(MAT_AT(a, i, j) - MAT_AT(b, i, j)));
-    return worst;
-}
-
 /* Sentence 2 encoded alone, without its padding, against its rows of the
  * padded batch: padding blocked as a key must change nothing. */
 static void padding_check(const Model *m, float *memory, float *attn)
@@ -176,12 +167,12 @@ static void padding_check(const Model *m, float *memory, float *attn)
     embedding_forward(x, m->table, SOURCE[1]);
     encoder_forward(x, a, &m->enc, NULL);                   /* nothing to block */
     Mat batch_x = mat_wrap(memory + (size_t)LEN * WIDTH, LEN, WIDTH);
-    float dm = max_abs_diff(x, mat_rows(batch_x, 0, REAL)), da = 0.0f, pad = 0.0f;
+    float dm = mat_max_abs_diff(x, mat_rows(batch_x, 0, REAL)), da = 0.0f, pad = 0.0f;
     float *a1 = attn + (size_t)LAYERS * HEADS * LEN * LEN;   /* sentence 2's weights */
     for (int p = 0; p < LAYERS * HEADS; p++) {
         Mat batch_a = mat_wrap(a1 + (size_t)p * LEN * LEN, LEN, LEN);
         Mat alone = mat_rows(a, p * REAL, REAL);   /* (4, 4) layer p / H, head p % H */
-        da = fmaxf(da, max_abs_diff(alone, mat_block(batch_a, 0, 0, REAL, REAL)));
+        da = fmaxf(da, mat_max_abs_diff(alone, mat_block(batch_a, 0, 0, REAL, REAL)));
         for (int i = 0; i < LEN; i++)
             for (int j = REAL; j < LEN; j++) pad = fmaxf(pad, fabsf(MAT_AT(batch_a, i, j)));
     }
@@ -285,22 +276,7 @@ static void run_demo(const CommonOpts *opts)
 typedef struct {
     const char *params, *src;     /* input files */
     const char *output, *attn;    /* output files, may be NULL */
-    int plot_given;               /* 1 if --plot was on the command line */
 } Files;
-
-/* An integer scalar config.<name> of the model file, in [lo, hi]. */
-static int config_int(const Npz *z, const char *path, const char *name, long lo, long hi)
-{
-    const Tensor *t = npz_get(z, name);
-    if (!t) data_error("%s: missing %s (an int64 scalar)", path, name);
-    if (t->dtype != DT_I64 || t->size != 1)
-        data_error("%s: %s must be one integer, found dtype %s with %lld entries", path, name,
-                   t->file_dtype, (long long)t->size);
-    if (t->i[0] < lo || t->i[0] > hi)
-        data_error("%s: %s is %lld, must be in [%ld, %ld]", path, name, (long long)t->i[0], lo,
-                   hi);
-    return (int)t->i[0];
-}
 
 typedef struct {
     int E, F, H, N, V;     /* sizes read off the file */
@@ -321,12 +297,7 @@ static Config read_config(const Npz *z, const char *path)
                    "[1, 65536]", path, (long long)t->shape[0], (long long)t->shape[1]);
     c.V = (int)t->shape[0];
     c.E = (int)t->shape[1];
-    char name[64];
-    enum { MAX_LAYERS = 1000 };   /* a bound, so that counting and declaring stay quick */
-    for (c.N = 0; c.N <= MAX_LAYERS; c.N++) {
-        snprintf(name, sizeof name, "encoder.layers.%d.linear1.weight", c.N);
-        if (!npz_get(z, name)) break;
-    }
+    c.N = count_layers(z, "encoder.");
     if (c.N == 0)
         data_error("%s: no encoder layer (encoder.layers.0.linear1.weight is missing)", path);
     if (c.N > MAX_LAYERS) data_error("%s: more than %d encoder layers", path, MAX_LAYERS);
@@ -341,10 +312,11 @@ static Config read_config(const Npz *z, const char *path)
      * reports the other half if it is missing. */
     c.has_norm = npz_get(z, "encoder.norm.weight") != NULL ||
                  npz_get(z, "encoder.norm.bias") != NULL;
-    c.H = config_int(z, path, "config.nhead", 1, c.E);
+    if (npz_get_int(z, path, "config.nhead", 1, c.E, &c.H, &err) != 0) data_error_from(&err);
     if (c.E % c.H != 0)
         data_error("%s: config.nhead = %d does not divide E = %d", path, c.H, c.E);
-    c.norm_first = config_int(z, path, "config.norm_first", 0, 1);
+    if (npz_get_int(z, path, "config.norm_first", 0, 1, &c.norm_first, &err) != 0)
+        data_error_from(&err);
     return c;
 }
 
@@ -428,7 +400,7 @@ static void run_files(const Files *f, const CommonOpts *opts)
            B, c.N, c.H, S, S);
     if (empty > 0)
         printf("%d source(s) hold padding only: their weights are all zero\n", empty);
-    if (f->plot_given) {
+    if (opts->plot_given) {
         char **labels = xcalloc((size_t)S, sizeof *labels, "token labels");
         for (int s = 0; s < S; s++) {
             labels[s] = xmalloc(24, 1, "a token label");
@@ -467,21 +439,15 @@ int main(int argc, char **argv)
         COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    while ((c = cli_next_option(argc, argv, longopts, NULL, &opts, USAGE)) != -1) {
         switch (c) {
         case OPT_PARAMS: f.params = optarg; break;
         case OPT_SRC: f.src = optarg; break;
         case OPT_OUTPUT: f.output = optarg; break;
         case OPT_ATTN: f.attn = optarg; break;
-        case OPT_HELP: printf("%s%s", USAGE, COMMON_HELP); return 0;
-        case OPT_PLOT: f.plot_given = 1; common_opts_handle(&opts, c, optarg); break;
-        default:
-            if (!common_opts_handle(&opts, c, optarg)) cli_bad_option(c, argc, argv);
         }
     }
-    if (optind < argc) usage_error("%s: unexpected argument (try --help)", argv[optind]);
 
     int given = (f.params != NULL) + (f.src != NULL);
     if (given == 0 && (f.output || f.attn))
@@ -494,7 +460,7 @@ int main(int argc, char **argv)
     } else {
         cli_check_output(f.output, "--output");   /* before any work: see cli.h */
         cli_check_output(f.attn, "--attn");
-        if (f.plot_given) cli_check_outdir(&opts.plot);
+        if (opts.plot_given) cli_check_outdir(&opts.plot);
         run_files(&f, &opts);
     }
     return 0;

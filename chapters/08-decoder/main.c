@@ -347,36 +347,7 @@ static void run_demo(const CommonOpts *opts)
 typedef struct {
     const char *params, *src, *tgt;                /* input files */
     const char *output, *self_attn, *cross_attn;   /* output files, may be NULL */
-    int plot_given;                                /* 1 if --plot was on the command line */
 } Files;
-
-/* How many layers prefix + "layers.{i}.linear1.weight" the file holds,
- * counted up to MAX_LAYERS + 1 (a bound, so that loading stays quick). */
-enum { MAX_LAYERS = 1000 };
-static int count_layers(const Npz *z, const char *prefix)
-{
-    char name[128];
-    int n = 0;
-    for (; n <= MAX_LAYERS; n++) {
-        snprintf(name, sizeof name, "%slayers.%d.linear1.weight", prefix, n);
-        if (!npz_get(z, name)) return n;
-    }
-    return n;
-}
-
-/* An int64 scalar of the file, in [lo, hi]. */
-static int config_int(const Npz *z, const char *path, const char *name, long lo, long hi)
-{
-    const Tensor *t = npz_get(z, name);
-    if (!t) data_error("%s: missing %s (an int64 scalar)", path, name);
-    if (t->dtype != DT_I64 || t->size != 1)
-        data_error("%s: %s must be one integer, found dtype %s with %lld entries", path, name,
-                   t->file_dtype, (long long)t->size);
-    if (t->i[0] < lo || t->i[0] > hi)
-        data_error("%s: %s is %lld, must be in [%ld, %ld]", path, name, (long long)t->i[0], lo,
-                   hi);
-    return (int)t->i[0];
-}
 
 /* The first dimension of a 2-D float array of the file, checked in [1, hi]. */
 static int rows_of(const Npz *z, const char *path, const char *name, int cols, int hi)
@@ -417,11 +388,12 @@ static void load_model(Model *m, const char *path)
         data_error("%s: more than %d layers", path, MAX_LAYERS);
     sz.enc_F = rows_of(&z, path, "encoder.layers.0.linear1.weight", sz.E, 1 << 20);
     sz.dec_F = rows_of(&z, path, "decoder.layers.0.linear1.weight", sz.E, 1 << 20);
-    sz.H = config_int(&z, path, "config.nhead", 1, sz.E);
+    if (npz_get_int(&z, path, "config.nhead", 1, sz.E, &sz.H, &err) != 0) data_error_from(&err);
     if (sz.E % sz.H != 0)
         data_error("%s: config.nhead = %d does not divide the model width E = %d", path, sz.H,
                    sz.E);
-    sz.norm_first = config_int(&z, path, "config.norm_first", 0, 1);
+    if (npz_get_int(&z, path, "config.norm_first", 0, 1, &sz.norm_first, &err) != 0)
+        data_error_from(&err);
     sz.enc_norm = npz_get(&z, "encoder.norm.weight") != NULL;
     sz.dec_norm = npz_get(&z, "decoder.norm.weight") != NULL;
 
@@ -508,7 +480,7 @@ static void run_files(const Files *f, const CommonOpts *opts)
            "%d), cross-attention (%d, %d, %d, %d, %d)\n",
            B, S, B, T, B, T, z->E, B, N, H, T, T, B, N, H, T, S);
 
-    if (f->plot_given) {
+    if (opts->plot_given) {
         Mat self_mask = mat_new(T, T), cross_mask = mat_new(T, S);
         decoder_masks(self_mask, cross_mask, tgt.i, src.i);
         plot_attention_grid(&opts->plot, "self_attention",
@@ -552,9 +524,8 @@ int main(int argc, char **argv)
         COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    while ((c = cli_next_option(argc, argv, longopts, NULL, &opts, USAGE)) != -1) {
         switch (c) {
         case OPT_PARAMS: f.params = optarg; break;
         case OPT_SRC: f.src = optarg; break;
@@ -562,13 +533,8 @@ int main(int argc, char **argv)
         case OPT_OUTPUT: f.output = optarg; break;
         case OPT_SELF_ATTN: f.self_attn = optarg; break;
         case OPT_CROSS_ATTN: f.cross_attn = optarg; break;
-        case OPT_HELP: printf("%s%s", USAGE, COMMON_HELP); return 0;
-        case OPT_PLOT: f.plot_given = 1; common_opts_handle(&opts, c, optarg); break;
-        default:
-            if (!common_opts_handle(&opts, c, optarg)) cli_bad_option(c, argc, argv);
         }
     }
-    if (optind < argc) usage_error("%s: unexpected argument (try --help)", argv[optind]);
 
     int given = (f.params != NULL) + (f.src != NULL) + (f.tgt != NULL);
     if (given == 0) {
@@ -584,7 +550,7 @@ int main(int argc, char **argv)
         cli_check_output(f.output, "--output");   /* before any work: see cli.h */
         cli_check_output(f.self_attn, "--self-attn");
         cli_check_output(f.cross_attn, "--cross-attn");
-        if (f.plot_given) cli_check_outdir(&opts.plot);
+        if (opts.plot_given) cli_check_outdir(&opts.plot);
         run_files(&f, &opts);
     }
     return 0;

@@ -352,26 +352,14 @@ typedef struct {
     const char *logits, *save;        /* output files, may be NULL */
     int greedy;                       /* --greedy */
     long bos, eos, max_len;           /* for --greedy; max_len 0 = 2 S + 2 */
-    int plot_given;                   /* 1 if --plot was on the command line */
 } Files;
 
-/* Token ids (B, L) from an .npy file: integer dtype, 2-D, no empty size. */
+/* Token ids (B, L) from an .npy file (load_token_ids), or a data error. */
 static Tensor load_ids(const char *path, const char *option)
 {
     Tensor t;
     Error err;
-    char s[256];
-    if (npy_load(path, &t, &err) != 0) data_error_from(&err);
-    tensor_shape_str(&t, s, sizeof s);
-    if (t.dtype != DT_I64)
-        data_error("%s: %s must hold integer token ids (<i8, <i4 or |u1), found %s", path,
-                   option, t.file_dtype);
-    if (t.ndim != 2)
-        data_error("%s: %s must be 2-D (B, %s), found shape %s", path, option,
-                   strcmp(option, "--src") == 0 ? "S" : "T", s);
-    if (t.shape[0] < 1 || t.shape[1] < 1 || t.shape[0] > INT_MAX || t.shape[1] > 1 << 20)
-        data_error("%s: %s has shape %s; B must be at least 1 and the length in [1, %d]", path,
-                   option, s, 1 << 20);
+    if (load_token_ids(&t, path, option, &err) != 0) data_error_from(&err);
     return t;
 }
 
@@ -379,14 +367,8 @@ static Tensor load_ids(const char *path, const char *option)
 static void check_vocab(const Tensor *ids, int V, const char *path, const char *option,
                         const char *which, const char *params)
 {
-    int L = (int)ids->shape[1];
-    for (int b = 0; b < (int)ids->shape[0]; b++) {
-        char what[512];
-        Error err;
-        snprintf(what, sizeof what, "%s: %s row %d", path, option, b);
-        if (check_ids(ids->i + (size_t)b * (size_t)L, L, V, what, &err) != 0)
-            data_error("%s (the %s vocabulary of %s)", err.msg, which, params);
-    }
+    Error err;
+    if (check_token_vocab(ids, V, path, option, which, params, &err) != 0) data_error_from(&err);
 }
 
 static Transformer load_model(const char *path)
@@ -438,7 +420,7 @@ static void run_logits(const Files *f, const CommonOpts *opts, const Transformer
     }
     printf("src %s, tgt %s -> logits (%d, %d, %d)%s%s\n", ss, st, B, T, Vt,
            f->logits ? " written to " : "", f->logits ? f->logits : "");
-    if (f->plot_given) {
+    if (opts->plot_given) {
         printf("Figures: batch item 0, labels are token ids.\n");
         plot_all_attention(&opts->plot, m, src.i, S, tgt.i, T, NULL);
     }
@@ -466,7 +448,7 @@ static void run_greedy(const Files *f, const CommonOpts *opts, const Transformer
         printf("row %d:", b);
         for (int t = 0; t < T; t++) printf(" %lld", (long long)out[t]);
         printf("%s\n", out[T - 1] == f->eos && T > 1 ? "" : "   (no </s>: length limit)");
-        if (b == 0 && f->plot_given) plot_all_attention(&opts->plot, m, row, S, out, T, NULL);
+        if (b == 0 && opts->plot_given) plot_all_attention(&opts->plot, m, row, S, out, T, NULL);
     }
     free(out);
     tensor_free(&src);
@@ -516,9 +498,8 @@ int main(int argc, char **argv)
         COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    while ((c = cli_next_option(argc, argv, longopts, NULL, &opts, USAGE)) != -1) {
         switch (c) {
         case OPT_PARAMS: f.params = optarg; break;
         case OPT_SRC: f.src = optarg; break;
@@ -578,13 +559,8 @@ int main(int argc, char **argv)
             count_opt = "--tgt-vocab";
             break;
         case OPT_SHARED: k.shared = 1; count_opt = "--shared-embeddings"; break;
-        case OPT_HELP: printf("%s%s", USAGE, COMMON_HELP); return 0;
-        case OPT_PLOT: f.plot_given = 1; common_opts_handle(&opts, c, optarg); break;
-        default:
-            if (!common_opts_handle(&opts, c, optarg)) cli_bad_option(c, argc, argv);
         }
     }
-    if (optind < argc) usage_error("%s: unexpected argument (try --help)", argv[optind]);
 
     if (count_opt && !count) usage_error("%s: only with --count-params", count_opt);
     if (greedy_opt && !f.greedy) usage_error("%s: only with --greedy", greedy_opt);
@@ -623,7 +599,7 @@ int main(int argc, char **argv)
     }
     cli_check_output(f.logits, "--logits");   /* before any work: see cli.h */
     cli_check_output(f.save, "--save");
-    if (f.plot_given) cli_check_outdir(&opts.plot);
+    if (opts.plot_given) cli_check_outdir(&opts.plot);
     Transformer m = load_model(f.params);
     describe(f.params, &m);
     if (f.greedy) run_greedy(&f, &opts, &m);

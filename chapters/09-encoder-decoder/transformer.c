@@ -4,6 +4,7 @@
  */
 #include "transformer.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,36 +97,6 @@ void transformer_free(Transformer *m)
     params_free(&m->params);
 }
 
-/* How many layers `prefix`.layers.{i}.linear1.weight the file holds,
- * counted up to MAX_LAYERS + 1 (a bound, so that loading stays quick). */
-enum { MAX_LAYERS = 1000 };
-static int count_layers(const Npz *z, const char *prefix)
-{
-    char name[128];
-    int n = 0;
-    for (; n <= MAX_LAYERS; n++) {
-        snprintf(name, sizeof name, "%slayers.%d.linear1.weight", prefix, n);
-        if (!npz_get(z, name)) return n;
-    }
-    return n;
-}
-
-/* An int64 scalar config.<name> of the file. */
-static int config_int(const Npz *z, const char *path, const char *name, long lo, long hi,
-                      int *out, Error *err)
-{
-    const Tensor *t = npz_get(z, name);
-    if (!t) return error_set(err, "%s: missing %s (an int64 scalar)", path, name);
-    if (t->dtype != DT_I64 || t->size != 1)
-        return error_set(err, "%s: %s must be one integer, found dtype %s with %lld entries", path,
-                         name, t->file_dtype, (long long)t->size);
-    if (t->i[0] < lo || t->i[0] > hi)
-        return error_set(err, "%s: %s is %lld, must be in [%ld, %ld]", path, name,
-                         (long long)t->i[0], lo, hi);
-    *out = (int)t->i[0];
-    return 0;
-}
-
 /* Reads the sizes off the shapes of the file's arrays. */
 static int infer_config(TransformerConfig *c, const Npz *z, const char *path, Error *err)
 {
@@ -161,11 +132,11 @@ static int infer_config(TransformerConfig *c, const Npz *z, const char *path, Er
     c->F = (int)l1->shape[0];
     c->enc_norm = npz_get(z, "encoder.norm.weight") != NULL;
     c->dec_norm = npz_get(z, "decoder.norm.weight") != NULL;
-    if (config_int(z, path, "config.nhead", 1, c->E, &c->H, err) != 0) return -1;
+    if (npz_get_int(z, path, "config.nhead", 1, c->E, &c->H, err) != 0) return -1;
     if (c->E % c->H != 0)
         return error_set(err, "%s: config.nhead = %d does not divide d_model = %d", path, c->H,
                          c->E);
-    return config_int(z, path, "config.norm_first", 0, 1, &c->norm_first, err);
+    return npz_get_int(z, path, "config.norm_first", 0, 1, &c->norm_first, err);
 }
 
 int transformer_load(Transformer *m, const char *path, Error *err)
@@ -227,6 +198,39 @@ int check_ids(const int64_t *ids, int n, int V, const char *what, Error *err)
         if (ids[i] < 0 || ids[i] >= V)
             return error_set(err, "%s: token id %lld at position %d is outside the vocabulary "
                              "[0, %d)", what, (long long)ids[i], i, V);
+    return 0;
+}
+
+int load_token_ids(Tensor *t, const char *path, const char *option, Error *err)
+{
+    char s[256];
+    if (npy_load(path, t, err) != 0) return -1;
+    tensor_shape_str(t, s, sizeof s);
+    int rc = 0;
+    if (t->dtype != DT_I64)
+        rc = error_set(err, "%s: %s must hold integer token ids (<i8, <i4 or |u1), found %s",
+                       path, option, t->file_dtype);
+    else if (t->ndim != 2)
+        rc = error_set(err, "%s: %s must be 2-D (B, %s), found shape %s", path, option,
+                       strcmp(option, "--src") == 0 ? "S" : "T", s);
+    else if (t->shape[0] < 1 || t->shape[1] < 1 || t->shape[0] > INT_MAX || t->shape[1] > 1 << 20)
+        rc = error_set(err, "%s: %s has shape %s; B must be at least 1 and the length in "
+                       "[1, %d]", path, option, s, 1 << 20);
+    if (rc != 0) tensor_free(t);
+    return rc;
+}
+
+int check_token_vocab(const Tensor *ids, int V, const char *path, const char *option,
+                      const char *which, const char *params, Error *err)
+{
+    int L = (int)ids->shape[1];
+    for (int b = 0; b < (int)ids->shape[0]; b++) {
+        char what[512];
+        Error e;
+        snprintf(what, sizeof what, "%s: %s row %d", path, option, b);
+        if (check_ids(ids->i + (size_t)b * (size_t)L, L, V, what, &e) != 0)
+            return error_set(err, "%s (the %s vocabulary of %s)", e.msg, which, params);
+    }
     return 0;
 }
 

@@ -129,6 +129,31 @@ void attention_maps_free(AttentionMaps *a);
 int check_ids(const int64_t *ids, int n, int V, const char *what, Error *err);
 
 /**
+ * \brief Reads a batch of token ids (B, L) from an .npy file named on the
+ * command line: an integer dtype, 2-D, B >= 1 and L in [1, 2^20].
+ * \param[out] t the ids, to release with tensor_free (released on a failure)
+ * \param path the file
+ * \param option the option that named it (`--src`: (B, S); any other: (B, T))
+ * \param[out] err the message, naming the file, the option and the shape found
+ * \return 0, or -1 with err set
+ */
+int load_token_ids(Tensor *t, const char *path, const char *option, Error *err);
+/**
+ * \brief Checks with check_ids that every row of a batch of ids is in a
+ * model's vocabulary.
+ * \param ids (B, L), from load_token_ids
+ * \param V the vocabulary's size
+ * \param path the file the ids came from
+ * \param option the option that named it (`--src`)
+ * \param which the vocabulary: "source" or "target"
+ * \param params the model's file
+ * \param[out] err the message, naming the file, the row, the place and the model
+ * \return 0, or -1 with err set
+ */
+int check_token_vocab(const Tensor *ids, int V, const char *path, const char *option,
+                      const char *which, const char *params, Error *err);
+
+/**
  * \brief The encoder alone.
  * \param[out] memory (S, E)
  * \param[out] enc_attn (enc_layers * H * S, S)

@@ -14,14 +14,12 @@
  * against PyTorch (../shared/CONTRACT.md).
  */
 #include <getopt.h>
-#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "adam.h"
 #include "animation.h"
@@ -34,6 +32,7 @@
 #include "report.h"
 #include "tasks.h"
 #include "train.h"
+#include "train_cli.h"
 #include "trainer.h"
 
 static const char *const USAGE =
@@ -105,79 +104,6 @@ static void check_plot(int rc, const Error *err)
 
 /* =========================================================== with files */
 
-typedef struct {
-    const char *params, *src, *tgt, *tgt_out;   /* input files */
-    const char *grads, *params_out;             /* output files, may be NULL */
-    float smoothing;                            /* --label-smoothing */
-    long steps;                                 /* --steps, 0 if not given */
-    float lr;                                   /* --lr */
-    int plot_given;                             /* --plot: draw the loss of --steps */
-} Files;
-
-/* Token ids (B, L) from an .npy file: integer dtype, 2-D, no empty size. */
-static Tensor load_ids(const char *path, const char *option)
-{
-    Tensor t;
-    Error err;
-    char s[256];
-    if (npy_load(path, &t, &err) != 0) data_error_from(&err);
-    tensor_shape_str(&t, s, sizeof s);
-    if (t.dtype != DT_I64)
-        data_error("%s: %s must hold integer token ids (<i8, <i4 or |u1), found %s", path,
-                   option, t.file_dtype);
-    if (t.ndim != 2)
-        data_error("%s: %s must be 2-D (B, %s), found shape %s", path, option,
-                   strcmp(option, "--src") == 0 ? "S" : "T", s);
-    if (t.shape[0] < 1 || t.shape[1] < 1 || t.shape[0] > INT_MAX || t.shape[1] > 1 << 20)
-        data_error("%s: %s has shape %s; B must be at least 1 and the length in [1, %d]", path,
-                   option, s, 1 << 20);
-    return t;
-}
-
-/* Every id in [0, V), else a data error naming the file, row and place. */
-static void check_vocab(const Tensor *ids, int V, const char *path, const char *option,
-                        const char *which, const char *params)
-{
-    int L = (int)ids->shape[1];
-    for (int b = 0; b < (int)ids->shape[0]; b++) {
-        char what[512];
-        Error err;
-        snprintf(what, sizeof what, "%s: %s row %d", path, option, b);
-        if (check_ids(ids->i + (size_t)b * (size_t)L, L, V, what, &err) != 0)
-            data_error("%s (the %s vocabulary of %s)", err.msg, which, params);
-    }
-}
-
-static void save_params(const Transformer *m, const char *path)
-{
-    Error err;
-    cli_check_finite(m->params.data, m->params.size, path);
-    if (transformer_save(m, path, &err) != 0) data_error_from(&err);
-}
-
-/* A loss of NaN or Inf: finite inputs whose numbers overflow float32 (a
- * model with entries near 1e38, or Adam steps too large). */
-static void check_loss(double loss, long step, const char *params)
-{
-    if (isfinite(loss)) return;
-    char at[48] = "";
-    if (step > 0) snprintf(at, sizeof at, " at step %ld", step);
-    data_error("%s: the loss is %s%s: the numbers overflow float32 (parameters too large, or "
-               "--lr); nothing written", params, isnan(loss) ? "NaN" : "infinite", at);
-}
-
-static void save_grads(const Transformer *m, const char *path)
-{
-    NpzWriter w;
-    Error err;
-    cli_check_finite(m->params.grad, m->params.size, path);
-    npz_writer_init(&w);
-    params_save(&m->params, &w, 1);
-    int rc = npz_write(&w, path, &err);
-    npz_writer_free(&w);
-    if (rc != 0) data_error_from(&err);
-}
-
 /* The loss before each of the --steps, as a figure. */
 static void plot_steps(const PlotOpts *o, const float *loss, long n)
 {
@@ -192,61 +118,38 @@ static void plot_steps(const PlotOpts *o, const float *loss, long n)
     free(x);
 }
 
-static void run_files(const Files *f, const PlotOpts *o)
+static void run_files(const TrainFiles *f, const CommonOpts *opts)
 {
-    Transformer m;
+    TrainInputs in;   /* the model and the batch */
     Error err;
-    if (transformer_load(&m, f->params, &err) != 0) data_error_from(&err);
-    Tensor src = load_ids(f->src, "--src");           /* (B, S) */
-    Tensor tgt = load_ids(f->tgt, "--tgt");           /* (B, T) */
-    Tensor out = load_ids(f->tgt_out, "--tgt-out");   /* (B, T) */
-    char ss[128], st[128], so[128];
-    tensor_shape_str(&src, ss, sizeof ss);
-    tensor_shape_str(&tgt, st, sizeof st);
-    tensor_shape_str(&out, so, sizeof so);
-    if (src.shape[0] != tgt.shape[0])
-        data_error("%s and %s: batch sizes differ: --src %s, --tgt %s", f->src, f->tgt, ss, st);
-    if (tgt.shape[0] != out.shape[0] || tgt.shape[1] != out.shape[1])
-        data_error("%s and %s: --tgt is %s but --tgt-out is %s; they must have the same shape "
-                   "(B, T)", f->tgt, f->tgt_out, st, so);
-    check_vocab(&src, m.cfg.Vs, f->src, "--src", "source", f->params);
-    check_vocab(&tgt, m.cfg.Vt, f->tgt, "--tgt", "target", f->params);
-    check_vocab(&out, m.cfg.Vt, f->tgt_out, "--tgt-out", "target", f->params);
-    if ((double)tgt.shape[0] * (double)tgt.shape[1] > INT_MAX)
-        data_error("%s: --tgt %s has more than %d positions", f->tgt, st, INT_MAX);
-    Batch b = {(int)src.shape[0], (int)src.shape[1], (int)tgt.shape[1], src.i, tgt.i, out.i};
-    if (loss_count(out.i, b.B * b.T) == 0)
-        data_error("%s: every --tgt-out id is %d (padding): the loss has no position to average "
-                   "over", f->tgt_out, IGNORE_ID);
-
+    if (train_inputs_load(&in, f, &err) != 0) data_error_from(&err);
+    Transformer *m = &in.m;
     Rng r;   /* dropout is off here, so it is never drawn from */
     rng_seed(&r, 1);
     if (f->steps == 0) {
-        double loss = transformer_backward(&m, &b, f->smoothing, 0.0f, &r);
-        check_loss(loss, 0, f->params);
+        double loss = transformer_backward(m, &in.b, f->smoothing, 0.0f, &r);
+        if (train_check_loss(loss, 0, f->params, &err) != 0) data_error_from(&err);
         printf("loss %.9f\n", loss);
-        if (f->grads) save_grads(&m, f->grads);
+        if (f->grads && train_save_grads(m, f->grads, &err) != 0) data_error_from(&err);
     } else {
         Adam a;
-        adam_init(&a, m.params.size, 0.9f, 0.98f, 1e-9f);
+        adam_init(&a, m->params.size, 0.9f, 0.98f, 1e-9f);
         float *losses = xcalloc((size_t)f->steps, sizeof *losses, "the losses");
         for (long k = 1; k <= f->steps; k++) {
-            double loss = transformer_backward(&m, &b, f->smoothing, 0.0f, &r);
-            check_loss(loss, k, f->params);
+            double loss = transformer_backward(m, &in.b, f->smoothing, 0.0f, &r);
+            if (train_check_loss(loss, k, f->params, &err) != 0) data_error_from(&err);
             losses[k - 1] = (float)loss;
             printf("step %ld loss %.9f\n", k, loss);
-            if (k == 1 && f->grads) save_grads(&m, f->grads);   /* at the given parameters */
-            adam_step(&a, m.params.data, m.params.grad, f->lr);
+            if (k == 1 && f->grads && train_save_grads(m, f->grads, &err) != 0)
+                data_error_from(&err);   /* at the given parameters */
+            adam_step(&a, m->params.data, m->params.grad, f->lr);
         }
-        if (f->plot_given) plot_steps(o, losses, f->steps);
+        if (opts->plot_given) plot_steps(&opts->plot, losses, f->steps);
         free(losses);
         adam_free(&a);
     }
-    if (f->params_out) save_params(&m, f->params_out);
-    tensor_free(&src);
-    tensor_free(&tgt);
-    tensor_free(&out);
-    transformer_free(&m);
+    if (f->params_out && train_save_params(m, f->params_out, &err) != 0) data_error_from(&err);
+    train_inputs_free(&in);
 }
 
 /* ========================================================== attention */
@@ -387,15 +290,9 @@ static double smoothing_floor(float e, int V)
 static void plot_loss(const PlotOpts *o, const char *name, const char *title, const Trainer *t)
 {
     int n = t->points;
-    float *train = xcalloc((size_t)n, sizeof *train, "train losses");
+    float *train = trainer_point_losses(t);
     float *floor_ = xcalloc((size_t)n, sizeof *floor_, "the loss floor");
-    for (int i = 0; i < n; i++) {
-        long from = i > 0 ? (long)t->eval_step[i - 1] : 0, to = (long)t->eval_step[i];
-        double sum = 0.0;
-        for (long k = from; k < to; k++) sum += t->loss[k];
-        train[i] = to > from ? (float)(sum / (double)(to - from)) : NAN;   /* NaN: no point */
-        floor_[i] = (float)smoothing_floor(t->cfg.smoothing, TASK_VOCAB);
-    }
+    for (int i = 0; i < n; i++) floor_[i] = (float)smoothing_floor(t->cfg.smoothing, TASK_VOCAB);
     const float *ys[3] = {train, t->eval_loss, floor_};
     const char *labels[3] = {"training batches", "held-out pairs", "floor: entropy of q"};
     Error err;
@@ -489,18 +386,6 @@ static void plot_smoothing(const PlotOpts *o, float e)
 }
 
 /* ========================================================= training runs */
-
-/* What a run does besides training: where its files go, how often it
- * measures, how many test pairs it decodes. */
-typedef struct {
-    const char *checkpoint;   /* file */
-    int eval_every;           /* held-out loss, animation frame and checkpoint */
-    int print_every;          /* a line of numbers */
-    int test;                 /* exact-match pairs */
-    int resume;               /* continue the checkpoint's run */
-    long steps;               /* 0: the run's own length */
-    int task_given;           /* --task with --resume: the checkpoint's task must be it */
-} RunSettings;
 
 /* The fixed example of the figures, <s> B D A G I C E H F: nine different
  * symbols, so that every target row has exactly one source column to look at. */
@@ -624,29 +509,11 @@ static void run_task(const TrainConfig *cfg, const RunSettings *rs, const PlotOp
 
 /* ============================================================== the demo */
 
-/* The settings of the demo and of --task runs, before options. */
-static TrainConfig default_config(Task task)
-{
-    TrainConfig c;
-    memset(&c, 0, sizeof c);
-    c.model = (TransformerConfig){32, 64, 2, 2, 2, TASK_VOCAB, TASK_VOCAB, 0, 1, 1};
-    c.xavier = 1;
-    c.task = task;
-    c.batch = 64;
-    c.seed = 1;
-    c.smoothing = 0.1f;
-    c.dropout = 0.0f;
-    c.factor = 0.25f;
-    c.warmup = 200;
-    c.steps = task == TASK_COPY ? 800 : 1000;
-    return c;
-}
-
 /* Backward against central differences, (L(p + h) - L(p - h)) / 2h, on a
  * few entries of a small random model: the first test of any backward pass. */
 static void demo_gradient_check(void)
 {
-    TrainConfig c = default_config(TASK_COPY);
+    TrainConfig c = train_config_default(TASK_COPY);
     c.batch = 4;
     Trainer t;
     trainer_new(&t, &c);
@@ -691,7 +558,7 @@ static void demo_gradient_check(void)
  * the model so that `ch10 --params ... --steps N` repeats it. */
 static void demo_overfit(const PlotOpts *o)
 {
-    TrainConfig c = default_config(TASK_COPY);
+    TrainConfig c = train_config_default(TASK_COPY);
     Trainer t;
     trainer_new(&t, &c);
     TaskData d;
@@ -737,7 +604,7 @@ static void demo_overfit(const PlotOpts *o)
 static void demo_resume(const PlotOpts *o)
 {
     enum { HALF = 10 };
-    TrainConfig c = default_config(TASK_COPY);
+    TrainConfig c = train_config_default(TASK_COPY);
     c.batch = 8;
     c.steps = 2 * HALF;
     Trainer whole, part, resumed;
@@ -785,7 +652,7 @@ static void run_demo(const CommonOpts *opts)
     RunSettings rs = {NULL, 25, 100, 1000, 0, 0, 0};
     for (int k = 0; k < 2; k++) {
         Task task = k == 0 ? TASK_COPY : TASK_REVERSE;
-        TrainConfig c = default_config(task);
+        TrainConfig c = train_config_default(task);
         c.seed = opts->seed;
         char file[32];
         snprintf(file, sizeof file, "%s.npz", task_name(task));
@@ -805,186 +672,39 @@ static void run_demo(const CommonOpts *opts)
 
 /* ================================================================= main */
 
-/* --checkpoint PATH: a directory (existing, or ending in '/') holds TASK.npz. */
-static char *checkpoint_path(const char *given, const char *outdir, const char *task)
-{
-    char file[32];
-    snprintf(file, sizeof file, "%s.npz", task);
-    struct stat st;
-    if (!given) return path_join(outdir, file);
-    size_t n = strlen(given);
-    if ((n > 0 && given[n - 1] == '/') || (stat(given, &st) == 0 && S_ISDIR(st.st_mode)))
-        return path_join(given, file);
-    return xstrdup(given);
-}
-
 int main(int argc, char **argv)
 {
     cli_init("ch10");
     CommonOpts opts;
     common_opts_init(&opts, "out/ch10");
-    Files f = {0};
-    TrainConfig cfg = default_config(TASK_COPY);
-    RunSettings rs = {NULL, 50, 0, 1000, 0, 0, 0};
-    const char *task = NULL, *checkpoint = NULL;
-    const char *run_opt = NULL;    /* an option that sets a run: not with --resume or files */
-    const char *file_opt = NULL;   /* an option only for file mode */
-    int smoothing_given = 0, lr_given = 0, plot_given = 0, seed_given = 0;
-
-    enum {
-        OPT_PARAMS = 1, OPT_SRC, OPT_TGT, OPT_TGT_OUT, OPT_GRADS, OPT_PARAMS_OUT, OPT_SMOOTHING,
-        OPT_STEPS, OPT_LR, OPT_TASK, OPT_BATCH, OPT_DROPOUT, OPT_FACTOR, OPT_WARMUP, OPT_CLIP,
-        OPT_D_MODEL, OPT_D_FF, OPT_HEADS, OPT_LAYERS, OPT_NORM_FIRST, OPT_INIT, OPT_EVAL_EVERY,
-        OPT_TEST, OPT_CHECKPOINT, OPT_RESUME
-    };
+    TrainOptions t;
+    train_options_init(&t);
     static const struct option longopts[] = {
-        {"params", required_argument, NULL, OPT_PARAMS},
-        {"src", required_argument, NULL, OPT_SRC},
-        {"tgt", required_argument, NULL, OPT_TGT},
-        {"tgt-out", required_argument, NULL, OPT_TGT_OUT},
-        {"grads", required_argument, NULL, OPT_GRADS},
-        {"params-out", required_argument, NULL, OPT_PARAMS_OUT},
-        {"label-smoothing", required_argument, NULL, OPT_SMOOTHING},
-        {"steps", required_argument, NULL, OPT_STEPS},
-        {"lr", required_argument, NULL, OPT_LR},
-        {"task", required_argument, NULL, OPT_TASK},
-        {"batch", required_argument, NULL, OPT_BATCH},
-        {"dropout", required_argument, NULL, OPT_DROPOUT},
-        {"factor", required_argument, NULL, OPT_FACTOR},
-        {"warmup", required_argument, NULL, OPT_WARMUP},
-        {"clip", required_argument, NULL, OPT_CLIP},
-        {"d-model", required_argument, NULL, OPT_D_MODEL},
-        {"d-ff", required_argument, NULL, OPT_D_FF},
-        {"heads", required_argument, NULL, OPT_HEADS},
-        {"layers", required_argument, NULL, OPT_LAYERS},
-        {"norm-first", no_argument, NULL, OPT_NORM_FIRST},
-        {"init", required_argument, NULL, OPT_INIT},
-        {"eval-every", required_argument, NULL, OPT_EVAL_EVERY},
-        {"test", required_argument, NULL, OPT_TEST},
-        {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
-        {"resume", no_argument, NULL, OPT_RESUME},
+        TRAIN_LONG_OPTIONS,
         COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    opterr = 0;
-    int c, idx = 0;
-    char run_opt_name[32];
-    while ((c = getopt_long(argc, argv, ":", longopts, &idx)) != -1) {
-        if (c >= OPT_BATCH && c <= OPT_INIT) {   /* the options that set a run's numbers */
-            snprintf(run_opt_name, sizeof run_opt_name, "--%s", longopts[idx].name);
-            run_opt = run_opt_name;
-        }
-        switch (c) {
-        case OPT_PARAMS: f.params = optarg; break;
-        case OPT_SRC: f.src = optarg; break;
-        case OPT_TGT: f.tgt = optarg; break;
-        case OPT_TGT_OUT: f.tgt_out = optarg; break;
-        case OPT_GRADS: f.grads = optarg; file_opt = "--grads"; break;
-        case OPT_PARAMS_OUT: f.params_out = optarg; file_opt = "--params-out"; break;
-        case OPT_SMOOTHING:
-            f.smoothing = cfg.smoothing = parse_float("--label-smoothing", optarg, 0.0f, 1.0f);
-            smoothing_given = 1;
-            break;
-        case OPT_STEPS: f.steps = rs.steps = parse_long("--steps", optarg, 1, 100000000L); break;
-        case OPT_LR:
-            f.lr = cfg.lr = parse_float("--lr", optarg, 1e-12f, 1e3f);
-            lr_given = 1;
-            break;
-        case OPT_TASK:
-            if (task_parse(optarg, &cfg.task) != 0)
-                usage_error("--task: '%s' is not copy or reverse", optarg);
-            task = optarg;
-            rs.task_given = 1;
-            break;
-        case OPT_BATCH: cfg.batch = (int)parse_long("--batch", optarg, 1, 1 << 16); break;
-        case OPT_DROPOUT: cfg.dropout = parse_float("--dropout", optarg, 0.0f, 0.9f); break;
-        case OPT_FACTOR: cfg.factor = parse_float("--factor", optarg, 1e-6f, 1e3f); break;
-        case OPT_WARMUP: cfg.warmup = (int)parse_long("--warmup", optarg, 1, 1 << 30); break;
-        case OPT_CLIP: cfg.clip = parse_float("--clip", optarg, 1e-6f, 1e30f); break;
-        case OPT_D_MODEL: cfg.model.E = (int)parse_long("--d-model", optarg, 1, 4096); break;
-        case OPT_D_FF: cfg.model.F = (int)parse_long("--d-ff", optarg, 1, 16384); break;
-        case OPT_HEADS: cfg.model.H = (int)parse_long("--heads", optarg, 1, 4096); break;
-        case OPT_LAYERS:
-            cfg.model.enc_layers = (int)parse_long("--layers", optarg, 1, 64);
-            cfg.model.dec_layers = cfg.model.enc_layers;
-            break;
-        case OPT_NORM_FIRST: cfg.model.norm_first = 1; break;
-        case OPT_INIT:
-            if (strcmp(optarg, "xavier") != 0 && strcmp(optarg, "torch") != 0)
-                usage_error("--init: '%s' is not xavier or torch", optarg);
-            cfg.xavier = strcmp(optarg, "xavier") == 0;
-            break;
-        case OPT_EVAL_EVERY:
-            rs.eval_every = (int)parse_long("--eval-every", optarg, 1, INT_MAX);
-            break;
-        case OPT_TEST: rs.test = (int)parse_long("--test", optarg, 1, 1000000); break;
-        case OPT_CHECKPOINT: checkpoint = optarg; break;
-        case OPT_RESUME: rs.resume = 1; break;
-        case OPT_HELP: printf("%s%s", USAGE, COMMON_HELP); return 0;
-        case OPT_PLOT: plot_given = 1; common_opts_handle(&opts, c, optarg); break;
-        default:
-            if (c == OPT_SEED) seed_given = 1;
-            if (!common_opts_handle(&opts, c, optarg)) cli_bad_option(c, argc, argv);
-        }
-    }
-    if (optind < argc) usage_error("%s: unexpected argument (try --help)", argv[optind]);
-    cfg.seed = opts.seed;
+    int c;
+    while ((c = cli_next_option(argc, argv, longopts, NULL, &opts, USAGE)) != -1)
+        train_options_handle(&t, c, optarg);
 
-    int files = f.params || f.src || f.tgt || f.tgt_out;
-    if (files) {
-        if (task || rs.resume || run_opt || checkpoint)
-            usage_error("%s: not with --params (a file run has no task)",
-                        task        ? "--task"
-                        : rs.resume ? "--resume"
-                        : checkpoint ? "--checkpoint"
-                                     : run_opt);
-        if (!f.params || !f.src || !f.tgt || !f.tgt_out)
-            usage_error("%s: missing; --params, --src, --tgt and --tgt-out go together",
-                        !f.params ? "--params" : !f.src ? "--src" : !f.tgt ? "--tgt" : "--tgt-out");
-        if (f.steps && !lr_given) usage_error("--steps: needs --lr");
-        if (lr_given && !f.steps) usage_error("--lr: needs --steps");
-        if (f.params_out && !f.steps) usage_error("--params-out: needs --steps and --lr");
-        f.plot_given = plot_given;
-        cli_check_output(f.grads, "--grads");   /* before any work: see cli.h */
-        cli_check_output(f.params_out, "--params-out");
-        if (plot_given) cli_check_outdir(&opts.plot);
-        run_files(&f, &opts.plot);
+    if (train_options_file_mode(&t)) {
+        cli_check_output(t.files.grads, "--grads");   /* before any work: see cli.h */
+        cli_check_output(t.files.params_out, "--params-out");
+        if (opts.plot_given) cli_check_outdir(&opts.plot);
+        run_files(&t.files, &opts);
         return 0;
     }
-    if (file_opt) usage_error("%s: only with --params, --src, --tgt and --tgt-out", file_opt);
-    /* An option that sets a run's numbers, if one was given. */
-    const char *setting = run_opt         ? run_opt
-                          : smoothing_given ? "--label-smoothing"
-                          : lr_given        ? "--lr"
-                                            : NULL;
-    if (!task && !rs.resume) {
-        if (setting || rs.steps || checkpoint)
-            usage_error("%s: needs --task copy|reverse (or --resume)",
-                        setting ? setting : rs.steps ? "--steps" : "--checkpoint");
+    if (train_options_demo(&t)) {
         cli_check_outdir(&opts.plot);
         run_demo(&opts);
         return 0;
     }
-    if (rs.resume) {
-        const char *fixed = setting ? setting : seed_given ? "--seed" : NULL;
-        if (fixed) usage_error("%s: a resumed run keeps the settings of its checkpoint", fixed);
-        if (!task && (!checkpoint || checkpoint[strlen(checkpoint) - 1] == '/'))
-            usage_error("--resume: needs --checkpoint FILE, or --task to find OUT/TASK.npz");
-    }
-    if (cfg.model.E % cfg.model.H != 0)
-        usage_error("--heads: %d heads do not divide d_model %d", cfg.model.H, cfg.model.E);
-    rs.print_every = rs.eval_every;
-    if (rs.steps) cfg.steps = rs.steps;
-    else cfg.steps = default_config(cfg.task).steps;
-    char *path = checkpoint_path(checkpoint, opts.plot.outdir, task ? task : "run");
-    struct stat st;
-    if (rs.resume && !task && stat(checkpoint, &st) == 0 && S_ISDIR(st.st_mode))
-        usage_error("--resume: %s is a directory; name the checkpoint file, or give --task",
-                    checkpoint);
-    rs.checkpoint = path;
+    char *path = train_options_run(&t, &opts);
+    t.rs.checkpoint = path;
     Error err;
     char *slash = strrchr(path, '/');
-    if (!rs.resume && slash) {   /* the checkpoint's directory */
+    if (!t.rs.resume && slash) {   /* the checkpoint's directory */
         *slash = '\0';
         if (make_dirs(path, &err) != 0) data_error_from(&err);
         *slash = '/';
@@ -996,7 +716,7 @@ int main(int argc, char **argv)
     /* A run killed while writing its checkpoint (kill -9, a power cut) left
      * PATH.tmp-PID beside it, and the previous checkpoint intact. */
     atomic_remove_stale(path);
-    run_task(&cfg, &rs, &opts.plot);
+    run_task(&t.cfg, &t.rs, &opts.plot);
     free(path);
     return 0;
 }

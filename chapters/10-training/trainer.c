@@ -77,6 +77,18 @@ void trainer_test_data(TaskData *d, const TrainConfig *c, int n)
     task_data_fill(d, c->task, &r);
 }
 
+float *trainer_point_losses(const Trainer *t)
+{
+    float *train = xcalloc((size_t)t->points, sizeof *train, "train losses");
+    for (int i = 0; i < t->points; i++) {
+        long from = i > 0 ? (long)t->eval_step[i - 1] : 0, to = (long)t->eval_step[i];
+        double sum = 0.0;
+        for (long k = from; k < to; k++) sum += t->loss[k];
+        train[i] = to > from ? (float)(sum / (double)(to - from)) : NAN;   /* NaN: no point */
+    }
+    return train;
+}
+
 void trainer_record_loss(Trainer *t, float loss)
 {
     if (t->step >= t->loss_cap) {

@@ -151,6 +151,15 @@ int trainer_run(Trainer *t, const RunOpts *o, Error *err);
 int trainer_stop_signal(void);
 
 /**
+ * \brief The training loss at every held-out point, for a figure beside the
+ * held-out loss: the mean loss of the steps since the point before.
+ * \param t the run
+ * \return (t->points) floats, NaN at a point no step came before (a run
+ *         resumed and measured at once); to release with free
+ */
+float *trainer_point_losses(const Trainer *t);
+
+/**
  * \brief Appends one held-out point (used by trainer_evaluate and by checkpoint_load).
  * \param t the run
  * \param step the step it was measured at

@@ -35,7 +35,7 @@ int recipe_find(Recipe *r, const char *name)
     } else if (strcmp(name, "full") == 0) {   /* the model in data/ */
         /* the warm-up schedule for 12,000 steps, then 13,000 more in which
          * the rate falls linearly to 0 (see the page) */
-        *r = (Recipe){"full", full, 256, 0.1f, 0.1f, 1.0f, 3000, 25000, 13000, 1000, 1};
+        *r = (Recipe){"full", full, 256, 0.1f, 0.1f, 1.0f, 3000, 25000, 12000, 1000, 1};
     } else {
         return -1;
     }
@@ -181,7 +181,7 @@ static void record(G2pRun *r, const float point[5])
 
 enum { CK_E, CK_F, CK_H, CK_ENC, CK_DEC, CK_NORM_FIRST, CK_ENC_NORM, CK_DEC_NORM, CK_BATCH,
        CK_WARMUP, CK_STEPS, CK_EVAL_EVERY, CK_SEED, CK_STEP, CK_BEST_STEP, CK_RECIPE, CK_LOSS_SUM,
-       CK_LOSS_STEPS, CK_COOLDOWN, CK_INTS };
+       CK_LOSS_STEPS, CK_COOL_FROM, CK_INTS };
 
 /* A recipe's name as a number for the checkpoint: 0 custom, 1, 2 ... these. */
 static const char *const RECIPES[] = {"custom", "classroom", "full"};
@@ -203,7 +203,7 @@ int g2p_checkpoint_save(const char *path, const G2pRun *r, Error *err)
     int64_t ints[CK_INTS] = {m->E, m->F, m->H, m->enc_layers, m->dec_layers,
                                    m->norm_first, m->enc_norm, m->dec_norm, c->batch, c->warmup,
                                    c->steps, c->eval_every, (int64_t)c->seed, r->step,
-                                   r->best_step, 0, 0, r->loss_steps, c->cooldown};
+                                   r->best_step, 0, 0, r->loss_steps, c->cool_from};
     /* the training loss summed since the last measurement, as the bits of
      * its double: a resumed run's next mean is the uninterrupted one's */
     memcpy(&ints[CK_LOSS_SUM], &r->loss_sum, sizeof r->loss_sum);
@@ -253,7 +253,7 @@ static int load_recipe(G2pRun *r, const Npz *z, const char *path, Error *err)
     c->batch = (int)v[CK_BATCH];
     c->warmup = (int)v[CK_WARMUP];
     c->steps = (long)v[CK_STEPS];
-    c->cooldown = (long)v[CK_COOLDOWN];
+    c->cool_from = (long)v[CK_COOL_FROM];
     c->eval_every = (int)v[CK_EVAL_EVERY];
     c->seed = (uint64_t)v[CK_SEED];
     c->dropout = tf->f[CF_DROPOUT];
@@ -371,8 +371,8 @@ int g2p_stop_signal(void) { return (int)interrupted; }
 float g2p_rate(const Recipe *c, long k)
 {
     float rate = noam_rate(k, c->model.E, c->warmup, c->factor);
-    long left = c->steps - k + 1;   /* steps still to take, this one included */
-    if (c->cooldown > 0 && left < c->cooldown) rate *= (float)left / (float)c->cooldown;
+    if (c->cool_from > 0 && k > c->cool_from)   /* 1 at step cool_from + 1, 1/n at the last */
+        rate *= (float)(c->steps - k + 1) / (float)(c->steps - c->cool_from);
     return rate;
 }
 

@@ -37,7 +37,7 @@ typedef struct {
     float factor;              ///< noam_rate's factor
     int warmup;                ///< noam_rate's warm-up steps
     long steps;                ///< the length of the run
-    long cooldown;             ///< the rate falls linearly to 0 over the last this many steps (0: never)
+    long cool_from;            ///< after this step the rate falls linearly to 0 at the last (0: never)
     int eval_every;            ///< development WER, best model and checkpoint every this many steps
     uint64_t seed;             ///< names every random stream of the run
 } Recipe;
@@ -187,10 +187,10 @@ int g2p_train(G2pRun *r, const Lexicon *train, const Lexicon *dev, const RunFile
 Batch g2p_step_batch(Batcher *b, uint64_t seed, long k, Rng *drop);
 /**
  * \brief The learning rate of step k: the recipe's warm-up schedule.
- * \param c the recipe (model.E, warmup, factor, steps, cooldown)
+ * \param c the recipe (model.E, warmup, factor, steps, cool_from)
  * \param k the step, from 1
  * \return noam_rate(k, c->model.E, c->warmup, c->factor), times
- * (steps - k + 1) / cooldown in the last cooldown steps of the run
+ * (steps - k + 1) / (steps - cool_from) after step cool_from
  */
 float g2p_rate(const Recipe *c, long k);
 /**

@@ -33,10 +33,10 @@ static const char *const USAGE =
     "ch11 train [--recipe classroom|full] [--steps N] [--eval-every N] [--resume]\n"
     "  --recipe NAME      classroom (default: 2 + 2 layers, d_model 128, 12,000 steps,\n"
     "                     about 6 minutes) or full (3 + 3 layers, d_model 256,\n"
-    "                     25,000 steps, the last 13,000 cooling the rate to 0,\n"
+    "                     25,000 steps, the rate falling to 0 after step 12,000,\n"
     "                     under two hours: the model in data/)\n"
     "  --steps N          stop after step N instead of the recipe's length (the\n"
-    "                     cool-down, if any, moves with the end)\n"
+    "                     full recipe's rate falls to 0 at step N when N > 12,000)\n"
     "  --eval-every N     development WER, best model and checkpoint every N steps\n"
     "  --dev-words N      decode only the first N development words at each measurement\n"
     "  --dict FILE        training dictionary (default data/cmudict/g014b2b.train);\n"
@@ -471,8 +471,9 @@ static int run_train(const Options *o)
            "dropout %g, label smoothing %g\n", r.rc.steps, r.rc.batch,
            (train.n_prons + r.rc.batch - 1) / r.rc.batch, r.rc.warmup, (double)r.rc.factor,
            (double)r.rc.dropout, (double)r.rc.smoothing);
-    if (r.rc.cooldown > 0)
-        printf("  the rate falls linearly to 0 over the last %ld steps\n", r.rc.cooldown);
+    if (r.rc.cool_from > 0 && r.rc.steps > r.rc.cool_from)
+        printf("  after step %ld the rate falls linearly to 0 at step %ld\n", r.rc.cool_from,
+               r.rc.steps);
     printf("  checkpoint %s, best model %s\n\n", checkpoint, best);
     fflush(stdout);
     RunFiles f = {checkpoint, best, o->dev_words, 0};
@@ -599,7 +600,10 @@ static void parse(Options *o, int argc, char **argv)
         case OPT_MODEL: o->model = optarg; break;
         case OPT_DICT: o->dict = optarg; break;
         case OPT_REF: o->ref = optarg; break;
-        case OPT_CHECKPOINT: o->checkpoint = optarg; break;
+        case OPT_CHECKPOINT:
+            if (!optarg[0]) usage_error("--checkpoint: the path is empty");
+            o->checkpoint = optarg;
+            break;
         case OPT_RECIPE:
             o->recipe = optarg;
             o->recipe_given = 1;

@@ -18,13 +18,11 @@
  * Only rank 0 prints and writes files.
  */
 #include <getopt.h>
-#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <fcntl.h>
 #include <mpi.h>
@@ -46,6 +44,7 @@
 #include "report.h"
 #include "tasks.h"
 #include "train.h"
+#include "train_cli.h"
 #include "trainer.h"
 
 static const char *const USAGE =
@@ -219,21 +218,6 @@ static void check_outdir(const DataParallel *dp, const PlotOpts *o)
     all_or_none(dp, rc, &err);
 }
 
-/* A loss of NaN or Inf (the same on every rank): finite inputs whose
- * numbers overflow float32. Nothing is written then. */
-static void check_loss(const DataParallel *dp, double loss, long step, const char *params)
-{
-    Error err;
-    char at[48] = "";
-    int rc = 0;
-    if (step > 0) snprintf(at, sizeof at, " at step %ld", step);
-    if (!isfinite(loss))
-        rc = error_set(&err, "%s: the loss is %s%s: the numbers overflow float32 (parameters "
-                       "too large, or --lr); nothing written", params,
-                       isnan(loss) ? "NaN" : "infinite", at);
-    all_or_none(dp, rc, &err);
-}
-
 static void say_figure(const DataParallel *dp, const PlotOpts *o, const char *name)
 {
     if (dp->rank == 0 && (o->format == PLOT_PNG || o->format == PLOT_SVG))
@@ -243,120 +227,11 @@ static void say_figure(const DataParallel *dp, const PlotOpts *o, const char *na
 
 /* ========================================================== with files */
 
-typedef struct {
-    const char *params, *src, *tgt, *tgt_out;   /* input files */
-    const char *grads, *params_out;             /* output files, may be NULL */
-    float smoothing;                            /* --label-smoothing */
-    long steps;                                 /* --steps, 0 if not given */
-    float lr;                                   /* --lr */
-} Files;
-
-/* Token ids (B, L) from an .npy file: integer dtype, 2-D, no empty size. */
-static int load_ids(Tensor *t, const char *path, const char *option, Error *err)
+static void run_files(DataParallel *dp, const TrainFiles *f)
 {
-    char s[256];
-    if (npy_load(path, t, err) != 0) return -1;
-    tensor_shape_str(t, s, sizeof s);
-    if (t->dtype != DT_I64)
-        return error_set(err, "%s: %s must hold integer token ids (<i8, <i4 or |u1), found %s",
-                         path, option, t->file_dtype);
-    if (t->ndim != 2)
-        return error_set(err, "%s: %s must be 2-D (B, %s), found shape %s", path, option,
-                         strcmp(option, "--src") == 0 ? "S" : "T", s);
-    if (t->shape[0] < 1 || t->shape[1] < 1 || t->shape[0] > INT_MAX || t->shape[1] > 1 << 20)
-        return error_set(err, "%s: %s has shape %s; B must be at least 1 and the length in "
-                         "[1, %d]", path, option, s, 1 << 20);
-    return 0;
-}
-
-/* Every id in [0, V), else an error naming the file, row and place. */
-static int check_vocab(const Tensor *ids, int V, const char *path, const char *option,
-                       const char *which, const char *params, Error *err)
-{
-    int L = (int)ids->shape[1];
-    for (int b = 0; b < (int)ids->shape[0]; b++) {
-        char what[512];
-        Error e;
-        snprintf(what, sizeof what, "%s: %s row %d", path, option, b);
-        if (check_ids(ids->i + (size_t)b * (size_t)L, L, V, what, &e) != 0)
-            return error_set(err, "%s (the %s vocabulary of %s)", e.msg, which, params);
-    }
-    return 0;
-}
-
-/* What a file run reads: the model and the whole batch, on every rank. */
-typedef struct {
-    Transformer m;
-    Tensor src, tgt, out;   /* (B, S), (B, T), (B, T) */
-    Batch b;
-} Inputs;
-
-static int load_inputs(Inputs *in, const Files *f, Error *err)
-{
-    memset(in, 0, sizeof *in);
-    if (transformer_load(&in->m, f->params, err) != 0 ||
-        load_ids(&in->src, f->src, "--src", err) != 0 ||
-        load_ids(&in->tgt, f->tgt, "--tgt", err) != 0 ||
-        load_ids(&in->out, f->tgt_out, "--tgt-out", err) != 0)
-        return -1;
-    char ss[128], st[128], so[128];
-    tensor_shape_str(&in->src, ss, sizeof ss);
-    tensor_shape_str(&in->tgt, st, sizeof st);
-    tensor_shape_str(&in->out, so, sizeof so);
-    if (in->src.shape[0] != in->tgt.shape[0])
-        return error_set(err, "%s and %s: batch sizes differ: --src %s, --tgt %s", f->src,
-                         f->tgt, ss, st);
-    if (in->tgt.shape[0] != in->out.shape[0] || in->tgt.shape[1] != in->out.shape[1])
-        return error_set(err, "%s and %s: --tgt is %s but --tgt-out is %s; they must have the "
-                         "same shape (B, T)", f->tgt, f->tgt_out, st, so);
-    if (check_vocab(&in->src, in->m.cfg.Vs, f->src, "--src", "source", f->params, err) != 0 ||
-        check_vocab(&in->tgt, in->m.cfg.Vt, f->tgt, "--tgt", "target", f->params, err) != 0 ||
-        check_vocab(&in->out, in->m.cfg.Vt, f->tgt_out, "--tgt-out", "target", f->params,
-                    err) != 0)
-        return -1;
-    if ((double)in->tgt.shape[0] * (double)in->tgt.shape[1] > INT_MAX)
-        return error_set(err, "%s: --tgt %s has more than %d positions", f->tgt, st, INT_MAX);
-    in->b = (Batch){(int)in->src.shape[0], (int)in->src.shape[1], (int)in->tgt.shape[1],
-                    in->src.i, in->tgt.i, in->out.i};
-    if (loss_count(in->out.i, in->b.B * in->b.T) == 0)
-        return error_set(err, "%s: every --tgt-out id is %d (padding): the loss has no position "
-                         "to average over", f->tgt_out, IGNORE_ID);
-    return 0;
-}
-
-/* An output holds no NaN or Inf (the contract), else nothing is written. */
-static int check_finite(const float *x, size_t n, const char *path, Error *err)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return error_set(err, "%s: the result overflows float32 (%s at flat index %zu): "
-                             "inputs or parameters too large; nothing written", path,
-                             isnan(x[i]) ? "NaN" : "infinity", i);
-    return 0;
-}
-
-static int save_params(const Transformer *m, const char *path, Error *err)
-{
-    if (check_finite(m->params.data, m->params.size, path, err) != 0) return -1;
-    return transformer_save(m, path, err);
-}
-
-static int save_grads(const Transformer *m, const char *path, Error *err)
-{
-    if (check_finite(m->params.grad, m->params.size, path, err) != 0) return -1;
-    NpzWriter w;
-    npz_writer_init(&w);
-    params_save(&m->params, &w, 1);
-    int rc = npz_write(&w, path, err);
-    npz_writer_free(&w);
-    return rc;
-}
-
-static void run_files(DataParallel *dp, const Files *f)
-{
-    Inputs in;   /* every rank reads the files and holds the whole batch */
+    TrainInputs in;   /* every rank reads the files and holds the whole batch */
     Error err;
-    all_or_none(dp, load_inputs(&in, f, &err), &err);
+    all_or_none(dp, train_inputs_load(&in, f, &err), &err);
     Transformer *m = &in.m;
     Batch mine = batch_rows(&in.b, shard_rows(in.b.B, dp->rank, dp->size));
     int root = dp->rank == 0;
@@ -364,57 +239,28 @@ static void run_files(DataParallel *dp, const Files *f)
     rng_seed(&r, 1);
     if (f->steps == 0) {
         double loss = dp_backward(dp, m, &mine, f->smoothing, 0.0f, &r);
-        check_loss(dp, loss, 0, f->params);
+        all_or_none(dp, train_check_loss(loss, 0, f->params, &err), &err);
         if (root) printf("loss %.9f\n", loss);
-        if (f->grads) all_or_none(dp, root ? save_grads(m, f->grads, &err) : 0, &err);
+        if (f->grads) all_or_none(dp, root ? train_save_grads(m, f->grads, &err) : 0, &err);
     } else {
         Adam a;
         adam_init(&a, m->params.size, 0.9f, 0.98f, 1e-9f);
         for (long k = 1; k <= f->steps; k++) {
             double loss = dp_backward(dp, m, &mine, f->smoothing, 0.0f, &r);
-            check_loss(dp, loss, k, f->params);
+            all_or_none(dp, train_check_loss(loss, k, f->params, &err), &err);
             if (root) printf("step %ld loss %.9f\n", k, loss);
             if (k == 1 && f->grads)   /* at the given parameters */
-                all_or_none(dp, root ? save_grads(m, f->grads, &err) : 0, &err);
+                all_or_none(dp, root ? train_save_grads(m, f->grads, &err) : 0, &err);
             adam_step(&a, m->params.data, m->params.grad, f->lr);
         }
         adam_free(&a);
     }
     if (f->params_out)
-        all_or_none(dp, root ? save_params(m, f->params_out, &err) : 0, &err);
-    tensor_free(&in.src);
-    tensor_free(&in.tgt);
-    tensor_free(&in.out);
-    transformer_free(m);
+        all_or_none(dp, root ? train_save_params(m, f->params_out, &err) : 0, &err);
+    train_inputs_free(&in);
 }
 
 /* ========================================================= training runs */
-
-typedef struct {
-    const char *checkpoint;   /* file */
-    int eval_every;           /* held-out loss, agreement check and checkpoint */
-    int print_every;          /* a line of numbers */
-    int test;                 /* exact-match pairs */
-    int resume;               /* continue the checkpoint's run */
-    long steps;               /* 0: the run's own length */
-    int task_given;           /* --task with --resume: the checkpoint's task must be it */
-} RunSettings;
-
-static TrainConfig default_config(Task task)
-{
-    TrainConfig c;   /* chapter 10's defaults, so that the runs can be compared */
-    memset(&c, 0, sizeof c);
-    c.model = (TransformerConfig){32, 64, 2, 2, 2, TASK_VOCAB, TASK_VOCAB, 0, 1, 1};
-    c.xavier = 1;
-    c.task = task;
-    c.batch = 64;
-    c.seed = 1;
-    c.smoothing = 0.1f;
-    c.factor = 0.25f;
-    c.warmup = 200;
-    c.steps = task == TASK_COPY ? 800 : 1000;
-    return c;
-}
 
 static void describe_run(const DataParallel *dp, const Trainer *t)
 {
@@ -443,13 +289,7 @@ static int plot_run_loss(const DataParallel *dp, const PlotOpts *o, const char *
                          const char *title, const Trainer *t, Error *err)
 {
     int n = t->points;
-    float *train = xcalloc((size_t)n, sizeof *train, "train losses");
-    for (int i = 0; i < n; i++) {
-        long from = i > 0 ? (long)t->eval_step[i - 1] : 0, to = (long)t->eval_step[i];
-        double sum = 0.0;
-        for (long k = from; k < to; k++) sum += t->loss[k];
-        train[i] = to > from ? (float)(sum / (double)(to - from)) : NAN;   /* NaN: no point */
-    }
+    float *train = trainer_point_losses(t);
     const float *ys[2] = {train, t->eval_loss};
     const char *labels[2] = {"training batches", "held-out pairs"};
     int rc = plot_lines(o, name, title, t->eval_step, ys, labels, 2, n, "step",
@@ -831,7 +671,7 @@ static void padded_copy_batch(TaskData *d, Rng *r)
  * chapter 10's transformer_backward on the whole batch. */
 static void demo_one_batch(DataParallel *dp, uint64_t seed)
 {
-    TrainConfig c = default_config(TASK_COPY);
+    TrainConfig c = train_config_default(TASK_COPY);
     c.seed = seed;
     Trainer t;
     trainer_new(&t, &c);   /* the same seed on every rank: the same model */
@@ -965,7 +805,7 @@ static void demo_allreduce(const DataParallel *dp, const PlotOpts *o)
 /* Chapter 10's copy task, trained on the N ranks. */
 static void demo_train(DataParallel *dp, const PlotOpts *o, uint64_t seed)
 {
-    TrainConfig c = default_config(TASK_COPY);
+    TrainConfig c = train_config_default(TASK_COPY);
     c.seed = seed;
     char *path = path_join(o->outdir, "copy.npz");   /* OUT is made: see check_outdir */
     RunSettings rs = {path, 25, 100, 1000, 0, 0, 0};
@@ -982,7 +822,7 @@ static void demo_train(DataParallel *dp, const PlotOpts *o, uint64_t seed)
 static void demo_resume(DataParallel *dp, const PlotOpts *o, uint64_t seed)
 {
     enum { HALF = 10 };
-    TrainConfig c = default_config(TASK_COPY);
+    TrainConfig c = train_config_default(TASK_COPY);
     c.seed = seed;
     c.batch = 8;
     c.dropout = 0.1f;   /* dropout too: every rank must skip to its rows' masks */
@@ -1037,19 +877,6 @@ static void run_demo(DataParallel *dp, const CommonOpts *opts, int threads)
 
 /* ================================================================= main */
 
-/* --checkpoint PATH: a directory (existing, or ending in '/') holds TASK.npz. */
-static char *checkpoint_path(const char *given, const char *outdir, const char *task)
-{
-    char file[32];
-    snprintf(file, sizeof file, "%s.npz", task);
-    struct stat st;
-    if (!given) return path_join(outdir, file);
-    size_t n = strlen(given);
-    if ((n > 0 && given[n - 1] == '/') || (stat(given, &st) == 0 && S_ISDIR(st.st_mode)))
-        return path_join(given, file);
-    return xstrdup(given);
-}
-
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -1064,52 +891,17 @@ int main(int argc, char **argv)
     cli_init("ch12");
     CommonOpts opts;
     common_opts_init(&opts, "out/ch12");
-    Files f = {0};
-    TrainConfig cfg = default_config(TASK_COPY);
-    RunSettings rs = {NULL, 50, 0, 1000, 0, 0, 0};
-    const char *task = NULL, *checkpoint = NULL;
-    const char *run_opt = NULL;    /* an option that sets a run: not with --resume or files */
-    const char *file_opt = NULL;   /* an option only for file mode */
+    TrainOptions t;   /* chapter 10's options */
+    train_options_init(&t);
     const char *g2p_opt = NULL;    /* an option only for --task g2p */
     G2pSettings g2p = {"classroom", DEFAULT_DICT, NULL, 0, 0, 0, 0, 1};
-    int g2p_task = 0, recipe_given = 0, eval_given = 0, test_given = 0, batch_given = 0;
-    int smoothing_given = 0, lr_given = 0, seed_given = 0, bench = 0, repeats = 10;
-    const char *bench_opt = NULL;   /* a run setting other than --batch: not with --bench */
-    int repeats_given = 0;
+    int g2p_task = 0, recipe_given = 0, bench = 0, repeats = 10, repeats_given = 0;
+    const char *model_opt = NULL;   /* a run option other than --batch: not with --bench */
 
-    enum {
-        OPT_PARAMS = 1, OPT_SRC, OPT_TGT, OPT_TGT_OUT, OPT_GRADS, OPT_PARAMS_OUT, OPT_SMOOTHING,
-        OPT_STEPS, OPT_LR, OPT_TASK, OPT_BATCH, OPT_DROPOUT, OPT_FACTOR, OPT_WARMUP, OPT_CLIP,
-        OPT_D_MODEL, OPT_D_FF, OPT_HEADS, OPT_LAYERS, OPT_NORM_FIRST, OPT_INIT, OPT_EVAL_EVERY,
-        OPT_TEST, OPT_CHECKPOINT, OPT_RESUME, OPT_BENCH, OPT_REPEATS, OPT_ALLREDUCE, OPT_RECIPE,
-        OPT_DICT, OPT_DEV_WORDS
-    };
+    enum { OPT_BENCH = TRAIN_OPT_END, OPT_REPEATS, OPT_ALLREDUCE, OPT_RECIPE, OPT_DICT,
+           OPT_DEV_WORDS };
     static const struct option longopts[] = {
-        {"params", required_argument, NULL, OPT_PARAMS},
-        {"src", required_argument, NULL, OPT_SRC},
-        {"tgt", required_argument, NULL, OPT_TGT},
-        {"tgt-out", required_argument, NULL, OPT_TGT_OUT},
-        {"grads", required_argument, NULL, OPT_GRADS},
-        {"params-out", required_argument, NULL, OPT_PARAMS_OUT},
-        {"label-smoothing", required_argument, NULL, OPT_SMOOTHING},
-        {"steps", required_argument, NULL, OPT_STEPS},
-        {"lr", required_argument, NULL, OPT_LR},
-        {"task", required_argument, NULL, OPT_TASK},
-        {"batch", required_argument, NULL, OPT_BATCH},
-        {"dropout", required_argument, NULL, OPT_DROPOUT},
-        {"factor", required_argument, NULL, OPT_FACTOR},
-        {"warmup", required_argument, NULL, OPT_WARMUP},
-        {"clip", required_argument, NULL, OPT_CLIP},
-        {"d-model", required_argument, NULL, OPT_D_MODEL},
-        {"d-ff", required_argument, NULL, OPT_D_FF},
-        {"heads", required_argument, NULL, OPT_HEADS},
-        {"layers", required_argument, NULL, OPT_LAYERS},
-        {"norm-first", no_argument, NULL, OPT_NORM_FIRST},
-        {"init", required_argument, NULL, OPT_INIT},
-        {"eval-every", required_argument, NULL, OPT_EVAL_EVERY},
-        {"test", required_argument, NULL, OPT_TEST},
-        {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
-        {"resume", no_argument, NULL, OPT_RESUME},
+        TRAIN_LONG_OPTIONS,
         {"bench", no_argument, NULL, OPT_BENCH},
         {"repeats", required_argument, NULL, OPT_REPEATS},
         {"allreduce", required_argument, NULL, OPT_ALLREDUCE},
@@ -1119,69 +911,16 @@ int main(int argc, char **argv)
         COMMON_LONG_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    opterr = 0;
-    int c, idx = 0;
-    char run_opt_name[32];
-    while ((c = getopt_long(argc, argv, ":", longopts, &idx)) != -1) {
-        if (c >= OPT_BATCH && c <= OPT_INIT) {   /* the options that set a run's numbers */
-            snprintf(run_opt_name, sizeof run_opt_name, "--%s", longopts[idx].name);
-            run_opt = run_opt_name;
-            if (c != OPT_BATCH) bench_opt = run_opt;
-        }
+    int c;
+    while ((c = cli_next_option(argc, argv, longopts, NULL, &opts, USAGE)) != -1) {
         switch (c) {
-        case OPT_PARAMS: f.params = optarg; break;
-        case OPT_SRC: f.src = optarg; break;
-        case OPT_TGT: f.tgt = optarg; break;
-        case OPT_TGT_OUT: f.tgt_out = optarg; break;
-        case OPT_GRADS: f.grads = optarg; file_opt = "--grads"; break;
-        case OPT_PARAMS_OUT: f.params_out = optarg; file_opt = "--params-out"; break;
-        case OPT_SMOOTHING:
-            f.smoothing = cfg.smoothing = parse_float("--label-smoothing", optarg, 0.0f, 1.0f);
-            smoothing_given = 1;
-            break;
-        case OPT_STEPS: f.steps = rs.steps = parse_long("--steps", optarg, 1, 100000000L); break;
-        case OPT_LR:
-            f.lr = cfg.lr = parse_float("--lr", optarg, 1e-12f, 1e3f);
-            lr_given = 1;
-            break;
-        case OPT_TASK:
+        case TRAIN_OPT_TASK:   /* chapter 10's tasks, and chapter 11's model */
             g2p_task = strcmp(optarg, "g2p") == 0;
-            if (!g2p_task && task_parse(optarg, &cfg.task) != 0)
+            if (!g2p_task && task_parse(optarg, &t.cfg.task) != 0)
                 usage_error("--task: '%s' is not copy, reverse or g2p", optarg);
-            task = optarg;
-            rs.task_given = 1;
+            t.task = optarg;
+            t.rs.task_given = 1;
             break;
-        case OPT_BATCH:
-            cfg.batch = (int)parse_long("--batch", optarg, 1, 1 << 16);
-            batch_given = 1;
-            break;
-        case OPT_DROPOUT: cfg.dropout = parse_float("--dropout", optarg, 0.0f, 0.9f); break;
-        case OPT_FACTOR: cfg.factor = parse_float("--factor", optarg, 1e-6f, 1e3f); break;
-        case OPT_WARMUP: cfg.warmup = (int)parse_long("--warmup", optarg, 1, 1 << 30); break;
-        case OPT_CLIP: cfg.clip = parse_float("--clip", optarg, 1e-6f, 1e30f); break;
-        case OPT_D_MODEL: cfg.model.E = (int)parse_long("--d-model", optarg, 1, 4096); break;
-        case OPT_D_FF: cfg.model.F = (int)parse_long("--d-ff", optarg, 1, 16384); break;
-        case OPT_HEADS: cfg.model.H = (int)parse_long("--heads", optarg, 1, 4096); break;
-        case OPT_LAYERS:
-            cfg.model.enc_layers = (int)parse_long("--layers", optarg, 1, 64);
-            cfg.model.dec_layers = cfg.model.enc_layers;
-            break;
-        case OPT_NORM_FIRST: cfg.model.norm_first = 1; break;
-        case OPT_INIT:
-            if (strcmp(optarg, "xavier") != 0 && strcmp(optarg, "torch") != 0)
-                usage_error("--init: '%s' is not xavier or torch", optarg);
-            cfg.xavier = strcmp(optarg, "xavier") == 0;
-            break;
-        case OPT_EVAL_EVERY:
-            rs.eval_every = (int)parse_long("--eval-every", optarg, 1, INT_MAX);
-            eval_given = 1;
-            break;
-        case OPT_TEST:
-            rs.test = (int)parse_long("--test", optarg, 1, 1000000);
-            test_given = 1;
-            break;
-        case OPT_CHECKPOINT: checkpoint = optarg; break;
-        case OPT_RESUME: rs.resume = 1; break;
         case OPT_BENCH: bench = 1; break;
         case OPT_REPEATS:
             repeats = (int)parse_long("--repeats", optarg, 1, MAX_REPEATS);
@@ -1208,76 +947,53 @@ int main(int argc, char **argv)
             g2p.dev_words = (int)parse_long("--dev-words", optarg, 1, 1000000L);
             g2p_opt = "--dev-words";
             break;
-        case OPT_HELP:
-            printf("%s%s", USAGE, COMMON_HELP);
-            MPI_Finalize();
-            return 0;
         default:
-            if (c == OPT_SEED) seed_given = 1;
-            if (!common_opts_handle(&opts, c, optarg)) cli_bad_option(c, argc, argv);
+            train_options_handle(&t, c, optarg);
+            if (c > TRAIN_OPT_BATCH && c <= TRAIN_OPT_INIT) model_opt = t.run_opt;
         }
     }
-    if (optind < argc) usage_error("%s: unexpected argument (try --help)", argv[optind]);
-    cfg.seed = opts.seed;
     if (g2p_opt && !g2p_task) usage_error("%s: only with --task g2p", g2p_opt);
 
-    const char *file_in = f.params ? "--params" : f.src ? "--src" : f.tgt ? "--tgt"
-                          : f.tgt_out ? "--tgt-out" : NULL;
-    int files = file_in != NULL;
     if (bench) {
-        const char *other = file_in ? file_in : task && !g2p_task ? "--task"
-                            : rs.resume ? "--resume" : checkpoint ? "--checkpoint"
-                            : file_opt ? file_opt : rs.steps ? "--steps" : bench_opt ? bench_opt
-                            : smoothing_given ? "--label-smoothing" : lr_given ? "--lr"
-                            : g2p.dev_words ? "--dev-words" : NULL;
+        const TrainFiles *f = &t.files;
+        const char *other = f->params ? "--params" : f->src ? "--src" : f->tgt ? "--tgt"
+                            : f->tgt_out ? "--tgt-out" : t.task && !g2p_task ? "--task"
+                            : t.rs.resume ? "--resume" : t.checkpoint ? "--checkpoint"
+                            : t.file_opt ? t.file_opt : t.rs.steps ? "--steps"
+                            : model_opt ? model_opt : t.smoothing_given ? "--label-smoothing"
+                            : t.lr_given ? "--lr" : g2p.dev_words ? "--dev-words" : NULL;
         if (other)
             usage_error("%s: not with --bench (only --batch, --repeats, --allreduce, and "
                         "--task g2p with --recipe and --dict)", other);
         options_read(root);
         if (g2p_task)
-            run_bench_g2p(&dp, g2p.recipe, g2p.dict, batch_given ? cfg.batch : 0, repeats,
+            run_bench_g2p(&dp, g2p.recipe, g2p.dict, t.batch_given ? t.cfg.batch : 0, repeats,
                           threads);
         else
-            run_bench(&dp, cfg.batch, repeats, threads);
+            run_bench(&dp, t.cfg.batch, repeats, threads);
         MPI_Finalize();
         return 0;
     }
     if (repeats_given) usage_error("--repeats: only with --bench");
-    if (files) {
-        if (task || rs.resume || run_opt || checkpoint)
-            usage_error("%s: not with --params (a file run has no task)",
-                        task        ? "--task"
-                        : rs.resume ? "--resume"
-                        : checkpoint ? "--checkpoint"
-                                     : run_opt);
-        if (!f.params || !f.src || !f.tgt || !f.tgt_out)
-            usage_error("%s: missing; --params, --src, --tgt and --tgt-out go together",
-                        !f.params ? "--params" : !f.src ? "--src" : !f.tgt ? "--tgt" : "--tgt-out");
-        if (f.steps && !lr_given) usage_error("--steps: needs --lr");
-        if (lr_given && !f.steps) usage_error("--lr: needs --steps");
-        if (f.params_out && !f.steps) usage_error("--params-out: needs --steps and --lr");
+    if (train_options_file_mode(&t)) {
         options_read(root);
-        check_output(&dp, f.grads, "--grads");   /* before any work */
-        check_output(&dp, f.params_out, "--params-out");
-        run_files(&dp, &f);
+        check_output(&dp, t.files.grads, "--grads");   /* before any work */
+        check_output(&dp, t.files.params_out, "--params-out");
+        run_files(&dp, &t.files);
         MPI_Finalize();
         return 0;
     }
-    if (file_opt) usage_error("%s: only with --params, --src, --tgt and --tgt-out", file_opt);
-    const char *setting = run_opt         ? run_opt
-                          : smoothing_given ? "--label-smoothing"
-                          : lr_given        ? "--lr"
-                                            : NULL;
     if (g2p_task) {
-        const char *other = setting ? setting : test_given ? "--test" : NULL;
+        const char *setting = train_options_setting(&t);
+        const char *other = setting ? setting : t.test_given ? "--test" : NULL;
         if (other) usage_error("%s: not with --task g2p (its recipe sets it: --recipe)", other);
-        if (rs.resume && (recipe_given || seed_given))
+        if (t.rs.resume && (recipe_given || opts.seed_given))
             usage_error("%s: a resumed run keeps its checkpoint's %s",
                         recipe_given ? "--recipe" : "--seed", recipe_given ? "recipe" : "seed");
-        g2p.checkpoint = checkpoint_path(checkpoint, opts.plot.outdir, "g2p");
-        g2p.steps = rs.steps;
-        g2p.eval_every = eval_given ? rs.eval_every : 0;
-        g2p.resume = rs.resume;
+        g2p.checkpoint = train_checkpoint_path(t.checkpoint, opts.plot.outdir, "g2p");
+        g2p.steps = t.rs.steps;
+        g2p.eval_every = t.eval_given ? t.rs.eval_every : 0;
+        g2p.resume = t.rs.resume;
         g2p.seed = opts.seed;
         options_read(root);
         check_outdir(&dp, &opts.plot);
@@ -1286,37 +1002,20 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return code;
     }
-    if (!task && !rs.resume) {
-        if (setting || rs.steps || checkpoint)
-            usage_error("%s: needs --task copy|reverse (or --resume)",
-                        setting ? setting : rs.steps ? "--steps" : "--checkpoint");
+    if (train_options_demo(&t)) {
         options_read(root);
         check_outdir(&dp, &opts.plot);
         run_demo(&dp, &opts, threads);
         MPI_Finalize();
         return 0;
     }
-    if (rs.resume) {
-        const char *fixed = setting ? setting : seed_given ? "--seed" : NULL;
-        if (fixed) usage_error("%s: a resumed run keeps the settings of its checkpoint", fixed);
-        if (!task && (!checkpoint || checkpoint[strlen(checkpoint) - 1] == '/'))
-            usage_error("--resume: needs --checkpoint FILE, or --task to find OUT/TASK.npz");
-    }
-    if (cfg.model.E % cfg.model.H != 0)
-        usage_error("--heads: %d heads do not divide d_model %d", cfg.model.H, cfg.model.E);
-    rs.print_every = rs.eval_every;
-    cfg.steps = rs.steps ? rs.steps : default_config(cfg.task).steps;
-    char *path = checkpoint_path(checkpoint, opts.plot.outdir, task ? task : "run");
-    struct stat st;
-    if (rs.resume && !task && stat(checkpoint, &st) == 0 && S_ISDIR(st.st_mode))
-        usage_error("--resume: %s is a directory; name the checkpoint file, or give --task",
-                    checkpoint);
+    char *path = train_options_run(&t, &opts);
     options_read(root);
-    rs.checkpoint = path;
+    t.rs.checkpoint = path;
     Error err;
     int rc = 0;
     char *slash = strrchr(path, '/');
-    if (root && !rs.resume && slash) {   /* the checkpoint's directory, made by rank 0 */
+    if (root && !t.rs.resume && slash) {   /* the checkpoint's directory, made by rank 0 */
         *slash = '\0';
         rc = make_dirs(path, &err);
         *slash = '/';
@@ -1326,7 +1025,7 @@ int main(int argc, char **argv)
      * checkpoint, and TASK_best.npz and the figures in OUT. */
     check_outdir(&dp, &opts.plot);
     check_output(&dp, path, "--checkpoint");
-    run_task(&dp, &cfg, &rs, &opts.plot);
+    run_task(&dp, &t.cfg, &t.rs, &opts.plot);
     free(path);
     MPI_Finalize();
     return 0;

@@ -1,15 +1,16 @@
 /*
  * fuzz_cli.c - libFuzzer target: command-line parsing as every chapter
- * program does it (chapter 1's main.c): getopt_long with opterr = 0 and
- * ":", the shared options (common_opts_handle: --seed, --plot, --out),
- * cli_bad_option, and the strict number parsers parse_long and parse_float.
+ * program does it: cli_next_option (getopt_long, the shared options --seed,
+ * --plot and --out, --help, cli_bad_option, words left over) and the strict
+ * number parsers parse_long and parse_float.
  * The input is the words of a command line, separated by NUL bytes.
  * Seeds in corpus/cli/.
  *
  * A usage error exits; here, where the fuzzer must go on, cli.c is built
  * with exit() renamed to fuzz_exit (see the Makefile), which jumps back.
  * Checked: a value accepted is within its range and finite; a refusal exits
- * with 2 and prints one line starting "fuzz: " on stderr.
+ * with 2 and prints one line starting "fuzz: " on stderr; --help exits 0
+ * and says nothing on stderr.
  */
 #include <getopt.h>
 #include <math.h>
@@ -46,9 +47,8 @@ static void parse(int argc, char **argv)
     CommonOpts opts;
     common_opts_init(&opts, "out/fuzz");
     optind = 0;   /* glibc: start afresh, as at a program's start */
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    while ((c = cli_next_option(argc, argv, longopts, NULL, &opts, "usage\n")) != -1) {
         switch (c) {
         case OPT_HEADS: {
             long h = parse_long("--heads", optarg, 1, 4096);
@@ -60,13 +60,10 @@ static void parse(int argc, char **argv)
             if (!isfinite(lr) || lr < 1e-12f || lr > 1e3f) abort();
             break;
         }
-        case OPT_CAUSAL:
-        case OPT_HELP: break;
-        default:
-            if (!common_opts_handle(&opts, c, optarg)) cli_bad_option(c, argc, argv);
+        case OPT_CAUSAL: break;
+        default: abort();   /* only the program's own options come back */
         }
     }
-    if (optind < argc) usage_error("%s: unexpected argument (try --help)", argv[optind]);
     if (opts.plot.format > PLOT_NONE || !opts.plot.outdir || !opts.plot.outdir[0]) abort();
 }
 
@@ -84,15 +81,21 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         argv[argc++] = w;
     argv[argc] = NULL;
 
-    char msg[16384] = "";
-    FILE *saved = stderr, *mem = fmemopen(msg, sizeof msg, "w");
-    if (!mem) abort();
+    char msg[16384] = "", help[16384] = "";
+    FILE *saved = stderr, *saved_out = stdout, *mem = fmemopen(msg, sizeof msg, "w"),
+         *out = fmemopen(help, sizeof help, "w");
+    if (!mem || !out) abort();
     stderr = mem;
+    stdout = out;
     exit_code = -1;
     if (setjmp(back) == 0) parse(argc, argv);
     stderr = saved;
+    stdout = saved_out;
     fclose(mem);
-    if (exit_code != -1) {   /* refused: a usage error, one line naming the program */
+    fclose(out);
+    if (exit_code == 0) {   /* --help */
+        if (msg[0] || strncmp(help, "usage\n", 6) != 0) abort();
+    } else if (exit_code != -1) {   /* refused: a usage error, one line naming the program */
         size_t n = strlen(msg);
         if (exit_code != EXIT_USAGE || strncmp(msg, "fuzz: ", 6) != 0 || n == 0 ||
             msg[n - 1] != '\n' || strchr(msg, '\n') != msg + n - 1)
