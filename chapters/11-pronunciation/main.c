@@ -34,7 +34,7 @@ static const char *const USAGE =
     "  --recipe NAME      classroom (default: 2 + 2 layers, d_model 128, 12,000 steps,\n"
     "                     about 6 minutes) or full (3 + 3 layers, d_model 256,\n"
     "                     25,000 steps, the rate falling to 0 after step 12,000,\n"
-    "                     under two hours: the model in data/)\n"
+    "                     about 70 minutes on 2 cores: the model in data/)\n"
     "  --steps N          stop after step N instead of the recipe's length (the\n"
     "                     full recipe's rate falls to 0 at step N when N > 12,000)\n"
     "  --eval-every N     development WER, best model and checkpoint every N steps\n"
