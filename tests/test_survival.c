@@ -38,6 +38,7 @@
 #include "checkpoint.h"
 #include "npy.h"
 #include "rng.h"
+#include "train_cli.h"
 
 enum { TIMEOUT = 60, STEPS = 40 };
 
@@ -356,17 +357,15 @@ START_TEST(nan_loss_stops_and_keeps_checkpoint)
 }
 END_TEST
 
-/* The trainer of the in-process tests: SMALL's model on the copy task, 6 steps. */
+/* The trainer of the in-process tests: SMALL's model on the copy task, 6
+ * steps, from ch10's defaults (without label smoothing). */
 static void new_small_trainer(Trainer *t)
 {
-    TrainConfig c;
-    memset(&c, 0, sizeof c);
+    TrainConfig c = train_config_default(TASK_COPY);
     c.model = (TransformerConfig){16, 32, 2, 1, 1, TASK_VOCAB, TASK_VOCAB, 0, 1, 1};
-    c.xavier = 1;
-    c.task = TASK_COPY;
     c.batch = 4;
     c.seed = 5;
-    c.factor = 0.25f;
+    c.smoothing = 0.0f;
     c.warmup = 20;
     c.steps = 6;
     trainer_new(t, &c);
